@@ -1,0 +1,91 @@
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { freePort, waitForPort } from './ports.ts';
+import { runTool, startPeerProcess, type ToolResult } from './process.ts';
+
+export interface DimsePeerAddress {
+  host: string;
+  port: number;
+  /** Called AE title. */
+  aet: string;
+  /** Calling AE title (defaults to STORESCU / ECHOSCU). */
+  callingAet?: string;
+}
+
+/**
+ * dcmtk storescu. Pass `extraArgs: ['-xs']` (JPEG lossless) or `['-xv']` (JPEG 2000 lossless): by default
+ * storescu proposes only uncompressed syntaxes and would have to decompress compressed files itself.
+ * `-v` is always on so the per-instance response status lines are in `output`.
+ */
+export async function storescu(
+  files: string[],
+  peer: DimsePeerAddress & { extraArgs?: string[] },
+): Promise<ToolResult> {
+  return await runTool('storescu', [
+    '-v',
+    '-aet',
+    peer.callingAet ?? 'STORESCU',
+    '-aec',
+    peer.aet,
+    ...(peer.extraArgs ?? []),
+    peer.host,
+    String(peer.port),
+    ...files,
+  ]);
+}
+
+/** dcmtk echoscu (C-ECHO); code 0 = success. */
+export async function echoscu(peer: DimsePeerAddress & { extraArgs?: string[] }): Promise<ToolResult> {
+  return await runTool('echoscu', [
+    '-v',
+    '-aet',
+    peer.callingAet ?? 'ECHOSCU',
+    '-aec',
+    peer.aet,
+    ...(peer.extraArgs ?? []),
+    peer.host,
+    String(peer.port),
+  ]);
+}
+
+export interface StorescpPeer {
+  host: string;
+  port: number;
+  aet: string;
+  /** Where received files land (`-od`). */
+  dir: string;
+  /** Files currently in `dir`. */
+  receivedFiles(): string[];
+  stop(): Promise<void>;
+}
+
+/**
+ * dcmtk storescp writing into `dir` (created if missing), accepting the usual compressed syntaxes too
+ * (`+xa`), on a free port unless one is given.
+ */
+export async function startStorescp(
+  dir?: string,
+  opts: { aet?: string; port?: number; extraArgs?: string[] } = {},
+): Promise<StorescpPeer> {
+  const outDir = dir ?? fs.mkdtempSync(path.join(os.tmpdir(), 'storescp-'));
+  fs.mkdirSync(outDir, { recursive: true });
+  const port = opts.port ?? (await freePort());
+  const aet = opts.aet ?? 'STORESCP';
+  const logPath = path.join(os.tmpdir(), `storescp-${port}-${process.pid}.log`);
+  const proc = startPeerProcess('storescp', ['+xa', '-aet', aet, '-od', outDir, ...(opts.extraArgs ?? []), String(port)], logPath);
+  try {
+    await waitForPort(port);
+  } catch (err) {
+    await proc.stop();
+    throw new Error(`storescp did not start: ${(err as Error).message}\n${proc.tail()}`);
+  }
+  return {
+    host: '127.0.0.1',
+    port,
+    aet,
+    dir: outDir,
+    receivedFiles: () => fs.readdirSync(outDir).filter((f) => !f.startsWith('.')),
+    stop: () => proc.stop(),
+  };
+}
