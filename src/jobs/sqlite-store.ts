@@ -224,6 +224,13 @@ export class SqliteJobStore implements JobStore {
     return r === undefined ? null : this.toRecord(r);
   }
 
+  previousDoneJob(seriesInstanceUID: string, beforeVersion: number): JobRecord | null {
+    const r = this.db
+      .prepare("SELECT * FROM jobs WHERE series_instance_uid = ? AND version < ? AND state = 'done' ORDER BY version DESC LIMIT 1")
+      .get(seriesInstanceUID, beforeVersion) as JobRow | undefined;
+    return r === undefined ? null : this.toRecord(r);
+  }
+
   listJobs(limit: number): JobRecord[] {
     return (this.db.prepare('SELECT * FROM jobs ORDER BY created_at DESC, rowid DESC LIMIT ?').all(limit) as JobRow[])
       .map((r) => this.toRecord(r));

@@ -112,6 +112,8 @@ export interface JobStore {
    */
   createJob(job: NewJob, now: number): JobRecord | null;
   getJob(id: string): JobRecord | null;
+  /** The newest finished job of a series created before `beforeVersion` (what a new version supersedes). */
+  previousDoneJob(seriesInstanceUID: string, beforeVersion: number): JobRecord | null;
   listJobs(limit: number): JobRecord[];
   /** Instances covered by a job (those recorded when it was created). */
   jobInstances(jobId: string): JobInstance[];
