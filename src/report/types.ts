@@ -28,7 +28,12 @@ export interface ReportInput {
   analysis: AnalysisResult;
   risk: RiskResult | null;
   /** Set when the result replaces an earlier one (radiologist level override). */
-  correction: { reason: string; replacesSopInstanceUID: string | null } | null;
+  correction: {
+    reason: string;
+    replacesSopInstanceUID: string | null;
+    /** Series of the replaced SR; needed for the SR Predecessor Documents Sequence (omitted if unknown). */
+    replacesSeriesInstanceUID?: string | null;
+  } | null;
   /** UIDs decided by the caller so a re-run of the same job yields the same objects (idempotent outbox). */
   uids: { studyInstanceUID?: never; seriesInstanceUID: string; sopInstanceUID: string };
   /** Content date/time (DICOM DA/TM strings). */

@@ -1,0 +1,70 @@
+/**
+ * Patient/study attributes of a source CT instance, for copying into derived objects.
+ * Reads only the header (stops before Pixel Data). Callers must pass an ArrayBuffer holding
+ * exactly the file: Node's pooled Buffers share one ArrayBuffer, so slice it first
+ * (`b.buffer.slice(b.byteOffset, b.byteOffset + b.byteLength)`).
+ */
+import dcmjs from 'dcmjs';
+import type { SourceStudyContext } from './types.ts';
+import { isValidUid } from './uids.ts';
+
+const { DicomMessage, DicomMetaDictionary } = dcmjs.data;
+
+export class SourceContextError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'SourceContextError';
+  }
+}
+
+/** dcmjs naturalizes PN as [{ Alphabetic, Ideographic?, Phonetic? }] (or a plain string in older data). */
+function personName(value: unknown): string {
+  const first = Array.isArray(value) ? value[0] : value;
+  if (first === undefined || first === null) return '';
+  if (typeof first === 'string') return first;
+  if (typeof first === 'object') {
+    const pn = first as { Alphabetic?: string; Ideographic?: string; Phonetic?: string };
+    const groups = [pn.Alphabetic ?? '', pn.Ideographic ?? '', pn.Phonetic ?? ''];
+    while (groups.length > 1 && groups[groups.length - 1] === '') groups.pop();
+    return groups.join('=');
+  }
+  return String(first);
+}
+
+function str(value: unknown): string {
+  const first = Array.isArray(value) ? value[0] : value;
+  return first === undefined || first === null ? '' : String(first);
+}
+
+function requiredUid(ds: Record<string, unknown>, keyword: string): string {
+  const uid = str(ds[keyword]).replace(/\0/g, '').trim();
+  if (!isValidUid(uid)) throw new SourceContextError(`source instance has no valid ${keyword}`);
+  return uid;
+}
+
+export function sourceContextFromDicom(p10: ArrayBuffer): SourceStudyContext {
+  let ds: Record<string, unknown>;
+  try {
+    const dict = DicomMessage.readFile(p10, { untilTag: '7FE00010', includeUntilTagValue: false });
+    ds = DicomMetaDictionary.naturalizeDataset(dict.dict) as Record<string, unknown>;
+  } catch (err) {
+    throw new SourceContextError(`source instance is not readable DICOM Part 10: ${(err as Error).message}`);
+  }
+  const frameOfReference = str(ds['FrameOfReferenceUID']).trim();
+  return {
+    patientName: personName(ds['PatientName']),
+    patientId: str(ds['PatientID']),
+    patientBirthDate: str(ds['PatientBirthDate']),
+    patientSex: str(ds['PatientSex']),
+    studyInstanceUID: requiredUid(ds, 'StudyInstanceUID'),
+    studyDate: str(ds['StudyDate']),
+    studyTime: str(ds['StudyTime']),
+    studyId: str(ds['StudyID']),
+    accessionNumber: str(ds['AccessionNumber']),
+    referringPhysicianName: personName(ds['ReferringPhysicianName']),
+    studyDescription: str(ds['StudyDescription']),
+    seriesInstanceUID: requiredUid(ds, 'SeriesInstanceUID'),
+    sopClassUID: requiredUid(ds, 'SOPClassUID'),
+    frameOfReferenceUID: isValidUid(frameOfReference) ? frameOfReference : null,
+  };
+}
