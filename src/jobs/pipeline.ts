@@ -14,7 +14,7 @@ export interface ComputeRequest {
   /** Set for a radiologist override: measure at this slice instead of the level finder's T11. */
   atSliceSopInstanceUID: string | null;
   /** Set when this result replaces an earlier SR (override, or a new version of the series). */
-  correction: { reason: string; replacesSopInstanceUID: string | null } | null;
+  correction: { reason: string; replacesSopInstanceUID: string | null; replacesSeriesInstanceUID: string | null } | null;
   outputIds: JobOutputIds;
   /** DICOM DA / TM for the content date/time: fixed per job so a re-run writes identical objects. */
   contentDate: string;

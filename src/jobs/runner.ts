@@ -224,6 +224,7 @@ export class JobRunner {
       return {
         reason: 'Radiologist override of the T11 level: re-measured at the slice chosen by the radiologist',
         replacesSopInstanceUID: parent?.outputs.some((o) => o.kind === 'sr') ? parent.outputIds.srSopInstanceUID : null,
+        replacesSeriesInstanceUID: parent?.outputs.some((o) => o.kind === 'sr') ? parent.outputIds.srSeriesInstanceUID : null,
       };
     }
     if (job.version > 1) {
@@ -232,6 +233,7 @@ export class JobRunner {
         return {
           reason: 'Series received again with additional instances: re-analysed',
           replacesSopInstanceUID: previous.outputIds.srSopInstanceUID,
+          replacesSeriesInstanceUID: previous.outputIds.srSeriesInstanceUID,
         };
       }
     }

@@ -1,0 +1,108 @@
+import fs from 'node:fs';
+import type { AnalysisResult, DicomInput } from '../analysis/types.ts';
+import { buildCtVolume } from '../analysis/volume.ts';
+import { NotAssessableInputError } from '../analysis/errors.ts';
+import { buildMeasurementReportSr } from '../report/sr.ts';
+import { sourceContextFromDicom } from '../report/source-context.ts';
+import type { ReportInput, SourceStudyContext } from '../report/types.ts';
+import type { ComputeRequest, ComputeResult, JobComputer } from './pipeline.ts';
+import type { StageTiming } from './store.ts';
+
+/** Node's pooled Buffers share one ArrayBuffer: hand dcmjs exactly the file's bytes. */
+function readArrayBuffer(path: string): ArrayBuffer {
+  const b = fs.readFileSync(path);
+  return b.buffer.slice(b.byteOffset, b.byteOffset + b.byteLength) as ArrayBuffer;
+}
+
+export function readSourceContext(path: string): SourceStudyContext {
+  return sourceContextFromDicom(readArrayBuffer(path));
+}
+
+/** Inputs whose bytes are read from the spool on access, so the analysis never holds the whole series twice. */
+function lazyInputs(paths: string[]): DicomInput[] {
+  return paths.map((p, i) => ({
+    label: `instance ${i + 1}`,
+    get bytes(): ArrayBuffer {
+      return readArrayBuffer(p);
+    },
+  }));
+}
+
+async function timed<T>(stages: StageTiming[], stage: string, fn: () => Promise<T>, detail: (r: T) => string | null = () => null): Promise<T> {
+  const startedAt = Date.now();
+  try {
+    const r = await fn();
+    stages.push({ stage, startedAt, durationMs: Date.now() - startedAt, ok: true, detail: detail(r) });
+    return r;
+  } catch (e) {
+    stages.push({ stage, startedAt, durationMs: Date.now() - startedAt, ok: false, detail: e instanceof Error ? e.message.slice(0, 300) : String(e) });
+    throw e;
+  }
+}
+
+/** TEMPORARY until src/analysis/index.ts (analyzeSeries) lands: volume only, reported as not assessable. */
+async function analyzeInterim(inputs: DicomInput[], req: ComputeRequest): Promise<AnalysisResult> {
+  let reason = 'automatic T11 analysis is not available in this build';
+  try {
+    await buildCtVolume(inputs);
+  } catch (e) {
+    if (!(e instanceof NotAssessableInputError)) throw e;
+    reason = e.message;
+  }
+  return {
+    assessable: false,
+    reason,
+    levelFinding: { t11Assessable: false, reason, levels: {}, evidence: [], algorithmVersion: 'none' },
+    measuredSlice: null,
+    bodyComposition: null,
+    masks: null,
+    algorithm: { name: 'bonemet', version: req.softwareVersion, parameters: {} },
+    warnings: [],
+  };
+}
+
+/**
+ * The whole compute side of a job: analysis -> risk model -> report objects. Reads the spool
+ * files it is given and nothing else; returns bytes for the runner to write.
+ */
+export async function computeJob(req: ComputeRequest): Promise<ComputeResult> {
+  const stages: StageTiming[] = [];
+  const warnings: string[] = [];
+  const first = req.paths[0];
+  if (first === undefined) throw new Error('job has no instances');
+  const source = readSourceContext(first);
+  const inputs = lazyInputs(req.paths);
+
+  const analysis = await timed(stages, 'analyze', () => analyzeInterim(inputs, req), (a) =>
+    a.assessable ? 'T11 measured' : `not assessable: ${a.reason ?? ''}`);
+
+  if (!req.modelEnabled) warnings.push('risk model disabled by configuration (model.enabled=false)');
+  else warnings.push('risk model not available in this build: skipped');
+
+  const reportInput: ReportInput = {
+    source,
+    analysis,
+    risk: null,
+    correction: req.correction,
+    uids: { seriesInstanceUID: req.outputIds.srSeriesInstanceUID, sopInstanceUID: req.outputIds.srSopInstanceUID },
+    contentDate: req.contentDate,
+    contentTime: req.contentTime,
+    software: { manufacturer: 'bonemet project', modelName: 'bonemet', version: req.softwareVersion, deviceSerialNumber: '1' },
+    institutionName: req.institutionName,
+  };
+  const sr = await timed(stages, 'report', async () => buildMeasurementReportSr(reportInput), () => 'TID 1500 SR');
+
+  const { masks: _masks, ...analysisWithoutMasks } = analysis;
+  return { analysis: analysisWithoutMasks, risk: null, sr, heatmapSc: null, oru: null, stages, warnings };
+}
+
+/** Runs the compute in the calling thread (tests, CLI); the service uses the worker-backed one. */
+export class InProcessComputer implements JobComputer {
+  async readSource(path: string): Promise<SourceStudyContext> {
+    return readSourceContext(path);
+  }
+  async compute(req: ComputeRequest): Promise<ComputeResult> {
+    return computeJob(req);
+  }
+  async close(): Promise<void> {}
+}
