@@ -38,6 +38,29 @@ def load_train_clinical() -> pd.DataFrame:
     return df
 
 
+# Plausible height range for the PMI = PMA / height^2 consistency check (1.40 .. 1.90 m).
+HEIGHT2_RANGE_M2 = (1.40 ** 2, 1.90 ** 2)
+
+
+def clean_clinical(df: pd.DataFrame) -> tuple[pd.DataFrame, int]:
+    """Data-quality rule shared with src/model/clinical.ts: PMI/T4 must equal PMA/T4 / height^2 for a
+    plausible height. In 62 train rows (all label 0, ids 149..232) PMI equals PMA, i.e. the height
+    normalisation was skipped in the source; a model would learn "PMI == PMA means no metastasis",
+    an artefact that cannot exist in live use. Such PMI values are replaced by PMA / median(height^2)
+    of the consistent rows (the same rule the serving code applies, with a warning).
+    Returns the cleaned frame and the number of rows changed."""
+    df = df.copy()
+    ratio = df['pma_t4_cm2'] / df['pmi_t4_cm2_m2']
+    bad = ~ratio.between(*HEIGHT2_RANGE_M2)
+    df.loc[bad, 'pmi_t4_cm2_m2'] = df.loc[bad, 'pma_t4_cm2'] / TRAIN_MEDIAN_HEIGHT2_M2
+    return df, int(bad.sum())
+
+
+# Median PMA/PMI over the 123 consistent train rows (= median height^2 in m^2); fixed so that
+# serving and training use the same number.
+TRAIN_MEDIAN_HEIGHT2_M2 = 2.5598802395209583
+
+
 def load_val_labels() -> pd.DataFrame:
     return pd.read_csv(os.path.join(DATA, 'clinical', 'val_labels.csv')).sort_values('id').reset_index(drop=True)
 

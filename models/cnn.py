@@ -1,0 +1,103 @@
+"""The image network: a small ResNet on the 4 channels [CT, HOG, LBP, fat mask] with mask-guided
+attention (the fat mask, resized, is ADDED to the feature maps after residual stages 1 and 2, as in
+the paper), a linear layer to 16 features, and a 2-class head.
+
+Why small: no ImageNet weights can be downloaded and the train split has 185 images, so a
+ResNet-101 from scratch would only memorise; 2 shared CPU cores also cap training at ~25 min.
+The stem (stride-2 conv + max-pool) brings 400x500 down to 100x125 before any residual block.
+
+Head (see models/HEAD.md, used by src/model/gradcam.ts):
+    activation = stage4 output            [N, C, h, w]     (Grad-CAM layer)
+    pooled     = mean over h, w           [N, C]
+    features16 = ReLU(Linear(C, 16))      [N, 16]
+    logits     = Linear(16, 2)            [N, 2]
+"""
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+INPUT_CHANNELS = 4
+INPUT_HEIGHT = 400
+INPUT_WIDTH = 500
+FAT_CHANNEL = 3
+
+
+class BasicBlock(nn.Module):
+    def __init__(self, cin: int, cout: int, stride: int):
+        super().__init__()
+        self.conv1 = nn.Conv2d(cin, cout, 3, stride, 1, bias=False)
+        self.bn1 = nn.BatchNorm2d(cout)
+        self.conv2 = nn.Conv2d(cout, cout, 3, 1, 1, bias=False)
+        self.bn2 = nn.BatchNorm2d(cout)
+        self.down = None
+        if stride != 1 or cin != cout:
+            self.down = nn.Sequential(nn.Conv2d(cin, cout, 1, stride, bias=False), nn.BatchNorm2d(cout))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        idt = x if self.down is None else self.down(x)
+        out = F.relu(self.bn1(self.conv1(x)))
+        out = self.bn2(self.conv2(out))
+        return F.relu(out + idt)
+
+
+class MaskGuidedResNet(nn.Module):
+    """blocks_per_stage=(1,1,1,1) is ResNet-10-style, (2,2,2,2) ResNet-18-style."""
+
+    def __init__(self, width: int = 16, blocks_per_stage: tuple[int, ...] = (1, 1, 1, 1), dropout: float = 0.3):
+        super().__init__()
+        self.stem = nn.Sequential(
+            nn.Conv2d(INPUT_CHANNELS, width, 7, 2, 3, bias=False), nn.BatchNorm2d(width), nn.ReLU(inplace=True),
+            nn.MaxPool2d(3, 2, 1))
+        stages = []
+        cin = width
+        for i, n in enumerate(blocks_per_stage):
+            cout = width * (2 ** i)
+            blocks = [BasicBlock(cin, cout, 1 if i == 0 else 2)]
+            blocks += [BasicBlock(cout, cout, 1) for _ in range(n - 1)]
+            stages.append(nn.Sequential(*blocks))
+            cin = cout
+        self.stages = nn.ModuleList(stages)
+        self.channels = cin
+        self.dropout = nn.Dropout(dropout)
+        self.fc16 = nn.Linear(cin, 16)
+        self.fc_out = nn.Linear(16, 2)
+
+    def forward(self, x: torch.Tensor):
+        mask = x[:, FAT_CHANNEL:FAT_CHANNEL + 1]  # -0.5 non-fat / +0.5 fat
+        h = self.stem(x)
+        for i, stage in enumerate(self.stages):
+            h = stage(h)
+            if i < 2:  # mask-guided attention after residual stages 1 and 2
+                h = h + F.interpolate(mask, size=(int(h.shape[2]), int(h.shape[3])), mode='bilinear',
+                                      align_corners=False)
+        activation = h
+        pooled = activation.mean(dim=(2, 3))
+        features16 = F.relu(self.fc16(self.dropout(pooled)))
+        logits = self.fc_out(features16)
+        return features16, logits, activation
+
+
+def export_onnx(model: MaskGuidedResNet, path: str) -> None:
+    """ONNX with input `channels` [N,4,400,500] and outputs features16, logits, activation."""
+    model.eval()
+    dummy = torch.zeros(1, INPUT_CHANNELS, INPUT_HEIGHT, INPUT_WIDTH)
+    torch.onnx.export(model, dummy, path, opset_version=13, input_names=['channels'],
+                      output_names=['features16', 'logits', 'activation'],
+                      dynamic_axes={'channels': {0: 'N'}, 'features16': {0: 'N'}, 'logits': {0: 'N'},
+                                    'activation': {0: 'N'}},
+                      do_constant_folding=True)
+
+
+def head_json(model: MaskGuidedResNet) -> dict:
+    """Head weights for Grad-CAM in TypeScript (d logit / d activation is spatially constant here)."""
+    return {
+        'description': 'pooled = mean_hw(activation); features16 = relu(W16 @ pooled + b16); logits = Wout @ features16 + bout',
+        'activationChannels': model.channels,
+        'W16': model.fc16.weight.detach().cpu().numpy().tolist(),  # [16][C]
+        'b16': model.fc16.bias.detach().cpu().numpy().tolist(),
+        'Wout': model.fc_out.weight.detach().cpu().numpy().tolist(),  # [2][16]
+        'bout': model.fc_out.bias.detach().cpu().numpy().tolist(),
+        'positiveClassIndex': 1,
+    }
