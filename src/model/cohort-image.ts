@@ -158,3 +158,14 @@ function invert(mask: Uint8Array): Uint8Array {
   for (let i = 0; i < mask.length; i++) out[i] = mask[i] ? 0 : 1;
   return out;
 }
+
+/** Which segmentation made the cohort fat masks (recorded in the tensor index and model card). */
+export function cohortFatMaskSource(): string {
+  return `edgeConnectedFatMasks on cohortGreyToHu (window ${COHORT_WINDOW_HU[0]}..${COHORT_WINDOW_HU[1]} HU), paper SAT/VAT windows`;
+}
+
+/** Grey image and subcutaneous-fat mask of one cohort T11 image, ready for buildModelChannels. */
+export function cohortModelInputs(img: GreyImage): { grey: Float32Array; satMask: Uint8Array; vatMask: Uint8Array } {
+  const masks = edgeConnectedFatMasks(cohortGreyToHu(img.grey), img.width, img.height);
+  return { grey: img.grey, satMask: masks.subcutaneousFat, vatMask: masks.visceralFat };
+}
