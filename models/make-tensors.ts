@@ -5,47 +5,19 @@
  *   npx tsx models/make-tensors.ts [--out models/work/tensors] [--cohort ../shared/data/lf-dlrn-bc]
  *
  * Output (in --out):
- *   train.f16, val.f16   float16 little-endian, shape [N][4][400][500] (C,H,W per image), rows in index order
- *   index.json           format, channel spec, and per image {id, split, label, row}
- * float16 halves the size (245 images: 392 MB instead of 784 MB); the rounding (<= 2^-11 relative)
- * is far below anything the network resolves. CT (k/255) and the mask (+-0.5) lose nothing meaningful.
- * Read in Python: np.fromfile('train.f16', dtype='<f2').reshape(-1, 4, 400, 500).astype(np.float32)
+ *   <split>/<id>.f32     float32 little-endian, shape [4][400][500] (C,H,W), one file per image
+ *   index.json           format, channel spec, fat-mask source, and items [{id, split, label, file}]
+ * Float32 (784 MB for 245 images, in the git-ignored models/work/) because the trainer's loader
+ * (models/train.py load_tensors) reads per-image float32 files and holds them as float16 in RAM itself.
+ * Read in Python: np.fromfile(file, dtype='<f4').reshape(4, 400, 500)
  */
-import { closeSync, mkdirSync, openSync, readFileSync, writeFileSync, writeSync } from 'node:fs';
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { Command } from 'commander';
 import { CHANNEL_SPEC, MODEL_INPUT_HEIGHT, MODEL_INPUT_WIDTH, buildModelChannels } from '../src/model/channels.ts';
 import { cohortFatMaskSource, cohortModelInputs, decodeJpegToGrey } from '../src/model/cohort-image.ts';
 
 const here = new URL('.', import.meta.url).pathname;
-
-/** float32 -> IEEE half (round to nearest even); Node 20 has no Float16Array. */
-const f32 = new Float32Array(1);
-const u32 = new Uint32Array(f32.buffer);
-export function toHalf(value: number): number {
-  f32[0] = value;
-  const x = u32[0] as number;
-  const sign = (x >>> 16) & 0x8000;
-  const exp = (x >>> 23) & 0xff;
-  let mant = x & 0x7fffff;
-  if (exp === 0xff) return sign | 0x7c00 | (mant ? 0x200 : 0); // inf / NaN
-  const e = exp - 127 + 15;
-  if (e >= 0x1f) return sign | 0x7c00; // overflow -> inf
-  if (e <= 0) {
-    if (e < -10) return sign; // underflow -> 0
-    mant |= 0x800000;
-    const shift = 14 - e;
-    let half = mant >>> shift;
-    const rem = mant & ((1 << shift) - 1);
-    const mid = 1 << (shift - 1);
-    if (rem > mid || (rem === mid && half & 1)) half++;
-    return sign | half;
-  }
-  let half = (e << 10) | (mant >>> 13);
-  const rem = mant & 0x1fff;
-  if (rem > 0x1000 || (rem === 0x1000 && half & 1)) half++; // may carry into the exponent: still correct
-  return sign | half;
-}
 
 function readCsv(path: string): Record<string, string>[] {
   const lines = readFileSync(path, 'utf8').trim().split(/\r?\n/);
@@ -57,7 +29,7 @@ interface IndexEntry {
   id: string;
   split: 'train' | 'val';
   label: 0 | 1;
-  row: number;
+  file: string;
   satPixels: number;
 }
 
@@ -75,34 +47,31 @@ async function main(): Promise<void> {
     { split: 'val', rows: readCsv(join(opts.cohort, 'clinical', 'val_labels.csv')) },
   ];
   const entries: IndexEntry[] = [];
-  const n = MODEL_INPUT_WIDTH * MODEL_INPUT_HEIGHT;
   for (const { split, rows } of splits) {
-    const fd = openSync(join(out, `${split}.f16`), 'w');
-    const half = new Uint16Array(4 * n);
+    mkdirSync(join(out, split), { recursive: true });
     const chosen = opts.limit ? rows.slice(0, opts.limit) : rows;
-    let row = 0;
+    let done = 0;
     const started = Date.now();
     for (const r of chosen) {
       const id = r.id;
       const label = Number(r.label);
-      if (!id || !/^\d+$/.test(id) || (label !== 0 && label !== 1)) throw new Error(`${split} CSV row ${row + 1}: bad id or label`);
+      if (!id || !/^\d+$/.test(id) || (label !== 0 && label !== 1)) throw new Error(`${split} CSV row ${done + 1}: bad id or label`);
       const img = decodeJpegToGrey(readFileSync(join(opts.cohort, 'images', 't11', split, `${id}.jpg`)));
       if (img.width !== MODEL_INPUT_WIDTH || img.height !== MODEL_INPUT_HEIGHT) {
         throw new Error(`${split}/${id}.jpg is ${img.width}x${img.height}; expected ${MODEL_INPUT_WIDTH}x${MODEL_INPUT_HEIGHT}`);
       }
       const { grey, satMask } = cohortModelInputs(img);
       const channels = buildModelChannels(grey, satMask);
-      for (let i = 0; i < channels.length; i++) half[i] = toHalf(channels[i] as number);
-      writeSync(fd, half);
-      entries.push({ id, split, label: label as 0 | 1, row, satPixels: satMask.reduce((a, b) => a + b, 0) });
-      row++;
-      if (row % 25 === 0) console.log(`${split}: ${row}/${chosen.length} (${((Date.now() - started) / row).toFixed(0)} ms/image)`);
+      const file = `${split}/${id}.f32`;
+      writeFileSync(join(out, file), new Uint8Array(channels.buffer, channels.byteOffset, channels.byteLength));
+      entries.push({ id, split, label: label as 0 | 1, file, satPixels: satMask.reduce((a, b) => a + b, 0) });
+      done++;
+      if (done % 25 === 0) console.log(`${split}: ${done}/${chosen.length} (${((Date.now() - started) / done).toFixed(0)} ms/image)`);
     }
-    closeSync(fd);
   }
   const index = {
-    format: 'float16 little-endian, per split file <split>.f16 of shape [N][4][400][500]; image i of a split is row i',
-    dtype: '<f2',
+    format: 'one float32 little-endian file per image (items[].file, relative to this index), shape [4][400][500] C,H,W',
+    dtype: '<f4',
     shape: [4, MODEL_INPUT_HEIGHT, MODEL_INPUT_WIDTH],
     channelSpec: CHANNEL_SPEC,
     fatMaskSource: cohortFatMaskSource(),
