@@ -1,0 +1,81 @@
+import fs from 'node:fs';
+import type { Logger } from 'pino';
+import type { IngestSink, StoredInstance } from '../jobs/ingest-sink.ts';
+import { commitIncoming, discardIncoming } from './spool.ts';
+import { STATUS, validateInstance, type ExpectedIdentity, type InstanceRefusal } from './validate-instance.ts';
+
+/**
+ * The one path every received instance takes, whatever the transport (C-STORE or STOW-RS):
+ * validate the fully received .incoming file, make it durable in the spool, then tell the job layer.
+ * Only after this resolves with `stored` may the transport acknowledge success.
+ */
+
+export interface AcceptContext {
+  dataDir: string;
+  sink: IngestSink;
+  logger: Logger;
+}
+
+export interface Provenance {
+  receivedVia: StoredInstance['receivedVia'];
+  callingAeTitle: string | null;
+}
+
+export type AcceptOutcome = { stored: true; instance: StoredInstance } | { stored: false; refusal: InstanceRefusal };
+
+function outOfResources(detail: string, ids: { sopClassUID: string; sopInstanceUID: string }): InstanceRefusal {
+  return { ok: false, reason: 'out-of-resources', status: STATUS.outOfResources, detail, ...ids };
+}
+
+export async function acceptIncomingFile(
+  ctx: AcceptContext,
+  incomingPath: string,
+  provenance: Provenance,
+  expected: ExpectedIdentity = {},
+): Promise<AcceptOutcome> {
+  let bytes: Buffer;
+  try {
+    bytes = await fs.promises.readFile(incomingPath);
+  } catch (err) {
+    await discardIncoming(incomingPath).catch(() => undefined);
+    ctx.logger.error({ err: (err as Error).message }, 'could not read back a received instance');
+    return { stored: false, refusal: outOfResources('could not read received data back', { sopClassUID: '', sopInstanceUID: '' }) };
+  }
+  const verdict = validateInstance(bytes, expected);
+  if (!verdict.ok) {
+    await discardIncoming(incomingPath);
+    ctx.logger.warn(
+      { via: provenance.receivedVia, callingAe: provenance.callingAeTitle, reason: verdict.reason, status: `0x${verdict.status.toString(16).padStart(4, '0')}`, detail: verdict.detail, sopInstanceUID: verdict.sopInstanceUID || undefined },
+      'instance refused',
+    );
+    return { stored: false, refusal: verdict };
+  }
+  const ids = { sopClassUID: verdict.sopClassUID, sopInstanceUID: verdict.sopInstanceUID };
+  let finalPath: string;
+  try {
+    finalPath = await commitIncoming(ctx.dataDir, incomingPath, verdict);
+  } catch (err) {
+    await discardIncoming(incomingPath).catch(() => undefined);
+    ctx.logger.error({ err: (err as Error).message, sopInstanceUID: verdict.sopInstanceUID }, 'could not write instance to the spool');
+    return { stored: false, refusal: outOfResources('could not write to the spool (disk?)', ids) };
+  }
+  const instance: StoredInstance = {
+    studyInstanceUID: verdict.studyInstanceUID,
+    seriesInstanceUID: verdict.seriesInstanceUID,
+    sopInstanceUID: verdict.sopInstanceUID,
+    sopClassUID: verdict.sopClassUID,
+    modality: verdict.modality,
+    path: finalPath,
+    callingAeTitle: provenance.callingAeTitle,
+    receivedVia: provenance.receivedVia,
+  };
+  try {
+    ctx.sink.instanceStored(instance);
+  } catch (err) {
+    // The file is durable but unrecorded: answer failure so the sender retries (a re-send is idempotent).
+    ctx.logger.error({ err: (err as Error).message, sopInstanceUID: verdict.sopInstanceUID }, 'job store did not record the instance');
+    return { stored: false, refusal: outOfResources('could not record the instance', ids) };
+  }
+  ctx.logger.debug({ via: provenance.receivedVia, sopInstanceUID: verdict.sopInstanceUID }, 'instance stored');
+  return { stored: true, instance };
+}

@@ -1,0 +1,139 @@
+/**
+ * Checks that a DICOM data set is structurally complete: every element's value fits in the bytes
+ * received, and every undefined-length sequence / encapsulated Pixel Data is closed by its delimiter.
+ *
+ * Hand-written because dcmjs (0.51) silently accepts a file cut off inside Pixel Data (it returns the
+ * fragments it could read), and a truncated slice must be refused before it is acknowledged.
+ * Pure: bytes in, a problem description (or null) out.
+ */
+
+const LONG_LENGTH_VRS = new Set(['OB', 'OD', 'OF', 'OL', 'OV', 'OW', 'SQ', 'SV', 'UC', 'UN', 'UR', 'UT', 'UV']);
+const UNDEFINED_LENGTH = 0xffffffff;
+const ITEM = 0xe000;
+const ITEM_DELIMITATION = 0xe00d;
+const SEQUENCE_DELIMITATION = 0xe0dd;
+const DEFLATED_EXPLICIT_LE = '1.2.840.10008.1.2.1.99';
+const IMPLICIT_LE = '1.2.840.10008.1.2';
+const EXPLICIT_BE = '1.2.840.10008.1.2.2';
+
+class StructureError extends Error {}
+
+function tagText(group: number, element: number): string {
+  return `(${group.toString(16).padStart(4, '0')},${element.toString(16).padStart(4, '0')})`.toUpperCase();
+}
+
+class DatasetWalker {
+  private readonly view: DataView;
+
+  constructor(
+    bytes: Uint8Array,
+    private readonly littleEndian: boolean,
+  ) {
+    this.view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  }
+
+  private u16(pos: number): number {
+    return this.view.getUint16(pos, this.littleEndian);
+  }
+
+  private u32(pos: number): number {
+    return this.view.getUint32(pos, this.littleEndian);
+  }
+
+  /** Walks elements from pos to end (or to an item delimiter when insideItem); returns the position after. */
+  walkDataset(pos: number, end: number, explicitVr: boolean, insideItem: boolean): number {
+    while (pos < end) {
+      if (pos + 8 > end) throw new StructureError(`element header cut off at byte ${pos}`);
+      const group = this.u16(pos);
+      const element = this.u16(pos + 2);
+      if (group === 0xfffe) {
+        const length = this.u32(pos + 4);
+        pos += 8;
+        if (element === ITEM_DELIMITATION && insideItem) return pos;
+        if (element === ITEM_DELIMITATION || element === SEQUENCE_DELIMITATION) continue; // stray delimiter: harmless
+        throw new StructureError(`unexpected item tag ${tagText(group, element)} outside a sequence (length ${length})`);
+      }
+      let vr = '';
+      let length: number;
+      if (explicitVr) {
+        const c1 = this.view.getUint8(pos + 4);
+        const c2 = this.view.getUint8(pos + 5);
+        if (c1 < 0x41 || c1 > 0x5a || c2 < 0x41 || c2 > 0x5a) {
+          throw new StructureError(`invalid VR bytes at ${tagText(group, element)} (byte ${pos})`);
+        }
+        vr = String.fromCharCode(c1, c2);
+        if (LONG_LENGTH_VRS.has(vr)) {
+          if (pos + 12 > end) throw new StructureError(`element header cut off at byte ${pos}`);
+          length = this.u32(pos + 8);
+          pos += 12;
+        } else {
+          length = this.u16(pos + 6);
+          pos += 8;
+        }
+      } else {
+        length = this.u32(pos + 4);
+        pos += 8;
+      }
+      if (length === UNDEFINED_LENGTH) {
+        // Undefined length: a sequence, or encapsulated Pixel Data (fragments are items of defined length).
+        // UN with undefined length holds Implicit VR LE items (PS3.5 6.2.2).
+        const itemsExplicit = explicitVr && vr !== 'UN';
+        pos = this.walkItems(pos, end, itemsExplicit, group, element);
+      } else {
+        if (pos + length > end) {
+          throw new StructureError(
+            `value of ${tagText(group, element)} declares ${length} bytes but only ${end - pos} remain (data cut off)`,
+          );
+        }
+        pos += length;
+      }
+    }
+    if (insideItem) throw new StructureError('sequence item not closed (data cut off)');
+    return pos;
+  }
+
+  private walkItems(pos: number, end: number, explicitVr: boolean, group: number, element: number): number {
+    for (;;) {
+      if (pos + 8 > end) {
+        throw new StructureError(`${tagText(group, element)} is not closed by a sequence delimiter (data cut off)`);
+      }
+      const itemGroup = this.u16(pos);
+      const itemElement = this.u16(pos + 2);
+      const length = this.u32(pos + 4);
+      pos += 8;
+      if (itemGroup !== 0xfffe) {
+        throw new StructureError(`expected an item inside ${tagText(group, element)}, found ${tagText(itemGroup, itemElement)}`);
+      }
+      if (itemElement === SEQUENCE_DELIMITATION) return pos;
+      if (itemElement !== ITEM) {
+        throw new StructureError(`unexpected ${tagText(itemGroup, itemElement)} inside ${tagText(group, element)}`);
+      }
+      if (length === UNDEFINED_LENGTH) {
+        pos = this.walkDataset(pos, end, explicitVr, true);
+      } else {
+        if (pos + length > end) {
+          throw new StructureError(
+            `item in ${tagText(group, element)} declares ${length} bytes but only ${end - pos} remain (data cut off)`,
+          );
+        }
+        pos += length;
+      }
+    }
+  }
+}
+
+/**
+ * Returns null when the data set starting at `datasetOffset` is complete, else what is wrong.
+ * Deflated data sets are not walked (their completeness is checked by inflating them when parsed).
+ */
+export function findStructuralProblem(bytes: Uint8Array, datasetOffset: number, transferSyntaxUID: string): string | null {
+  if (transferSyntaxUID === DEFLATED_EXPLICIT_LE) return null;
+  const walker = new DatasetWalker(bytes, transferSyntaxUID !== EXPLICIT_BE);
+  try {
+    walker.walkDataset(datasetOffset, bytes.byteLength, transferSyntaxUID !== IMPLICIT_LE, false);
+    return null;
+  } catch (err) {
+    if (err instanceof StructureError) return err.message;
+    throw err;
+  }
+}

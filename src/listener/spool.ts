@@ -1,0 +1,97 @@
+import { randomUUID } from 'node:crypto';
+import fs from 'node:fs';
+import path from 'node:path';
+import { isValidUid } from './validate-instance.ts';
+
+/**
+ * The durable, idempotent instance spool: <dataDir>/spool/<studyUID>/<seriesUID>/<sopUID>.dcm.
+ * Incoming data is written to <dataDir>/spool/.incoming/ (same file system, so the final rename is
+ * atomic), fsynced, renamed into place, and the directory entries fsynced: once commitIncoming resolves,
+ * a power cut cannot lose the instance. Receiving the same SOP Instance again replaces the file
+ * atomically, which makes re-sends harmless.
+ */
+
+export interface SpoolIdentity {
+  studyInstanceUID: string;
+  seriesInstanceUID: string;
+  sopInstanceUID: string;
+}
+
+export function spoolRoot(dataDir: string): string {
+  return path.resolve(dataDir, 'spool');
+}
+
+export function incomingDir(dataDir: string): string {
+  return path.join(spoolRoot(dataDir), '.incoming');
+}
+
+/** Final path of an instance. UIDs are checked (digits and dots only), so they cannot escape the spool. */
+export function spoolPathFor(dataDir: string, id: SpoolIdentity): string {
+  for (const uid of [id.studyInstanceUID, id.seriesInstanceUID, id.sopInstanceUID]) {
+    if (!isValidUid(uid)) throw new Error(`refusing to build a spool path from an invalid UID (${uid.length} chars)`);
+  }
+  return path.join(spoolRoot(dataDir), id.studyInstanceUID, id.seriesInstanceUID, `${id.sopInstanceUID}.dcm`);
+}
+
+/**
+ * Creates the spool directories and removes leftovers in .incoming: they are data that was never
+ * acknowledged (the process died mid-transfer), so the sender still has them and will resend.
+ */
+export async function prepareSpool(dataDir: string): Promise<void> {
+  const incoming = incomingDir(dataDir);
+  await fs.promises.mkdir(incoming, { recursive: true });
+  for (const name of await fs.promises.readdir(incoming)) {
+    await fs.promises.rm(path.join(incoming, name), { force: true, recursive: true });
+  }
+}
+
+/** A fresh, unique path in .incoming for one instance being received. */
+export function newIncomingPath(dataDir: string): string {
+  return path.join(incomingDir(dataDir), `${randomUUID()}.part`);
+}
+
+async function fsyncPath(p: string, flags: string): Promise<void> {
+  const handle = await fs.promises.open(p, flags);
+  try {
+    await handle.sync();
+  } finally {
+    await handle.close();
+  }
+}
+
+/** Creates dir (and missing parents up to the spool root), fsyncing each parent whose entries changed. */
+async function ensureDirDurably(dir: string, root: string): Promise<void> {
+  try {
+    await fs.promises.access(dir);
+    return;
+  } catch {
+    // missing: create below
+  }
+  const parent = path.dirname(dir);
+  if (parent !== dir && dir !== root) await ensureDirDurably(parent, root);
+  try {
+    await fs.promises.mkdir(dir);
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err; // a concurrent receiver created it
+  }
+  await fsyncPath(parent, 'r');
+}
+
+/**
+ * Makes a fully written .incoming file durable under its final spool path and returns that path.
+ * fsync(file) -> mkdir -p (fsync parents) -> rename (atomic replace) -> fsync(series dir).
+ */
+export async function commitIncoming(dataDir: string, incomingPath: string, id: SpoolIdentity): Promise<string> {
+  const finalPath = spoolPathFor(dataDir, id);
+  await fsyncPath(incomingPath, 'r+');
+  const seriesDir = path.dirname(finalPath);
+  await ensureDirDurably(seriesDir, spoolRoot(dataDir));
+  await fs.promises.rename(incomingPath, finalPath);
+  await fsyncPath(seriesDir, 'r');
+  return finalPath;
+}
+
+/** Removes an .incoming file that will not be committed (refused, or the transfer broke off). */
+export async function discardIncoming(incomingPath: string): Promise<void> {
+  await fs.promises.rm(incomingPath, { force: true });
+}

@@ -1,0 +1,231 @@
+import dcmjs from 'dcmjs';
+import { findStructuralProblem } from './dicom-structure.ts';
+
+/**
+ * Validation shared by the C-STORE SCP and the STOW-RS receiver: one Part 10 file in, either the
+ * identifying attributes of an acceptable CT instance or a typed refusal with the status to answer.
+ * Pure (no I/O): the caller reads the bytes and decides what to do with the verdict.
+ */
+
+export const CT_IMAGE_STORAGE = '1.2.840.10008.5.1.4.1.1.2';
+export const ENHANCED_CT_IMAGE_STORAGE = '1.2.840.10008.5.1.4.1.1.2.1';
+export const ACCEPTED_SOP_CLASSES: ReadonlySet<string> = new Set([CT_IMAGE_STORAGE, ENHANCED_CT_IMAGE_STORAGE]);
+
+/**
+ * Transfer syntaxes we store as received: the uncompressed ones plus every compression the analysis
+ * decoder (@cornerstonejs/dicom-codec) can read. Storing "as received" means the sender never has to
+ * transcode (storescu cannot re-encode JPEG-LS to Explicit LE, platform notes §3).
+ */
+export const STORABLE_TRANSFER_SYNTAXES: readonly string[] = [
+  '1.2.840.10008.1.2', // Implicit VR Little Endian
+  '1.2.840.10008.1.2.1', // Explicit VR Little Endian
+  '1.2.840.10008.1.2.1.99', // Deflated Explicit VR Little Endian
+  '1.2.840.10008.1.2.2', // Explicit VR Big Endian (retired, still sent by old scanners)
+  '1.2.840.10008.1.2.5', // RLE Lossless
+  '1.2.840.10008.1.2.4.50', // JPEG Baseline
+  '1.2.840.10008.1.2.4.51', // JPEG Extended
+  '1.2.840.10008.1.2.4.57', // JPEG Lossless
+  '1.2.840.10008.1.2.4.70', // JPEG Lossless SV1
+  '1.2.840.10008.1.2.4.80', // JPEG-LS Lossless
+  '1.2.840.10008.1.2.4.81', // JPEG-LS Near-Lossless
+  '1.2.840.10008.1.2.4.90', // JPEG 2000 Lossless
+  '1.2.840.10008.1.2.4.91', // JPEG 2000
+  '1.2.840.10008.1.2.4.201', // HTJ2K Lossless
+  '1.2.840.10008.1.2.4.202', // HTJ2K Lossless RPCL
+  '1.2.840.10008.1.2.4.203', // HTJ2K
+];
+const STORABLE_TS_SET = new Set(STORABLE_TRANSFER_SYNTAXES);
+
+/**
+ * C-STORE failure statuses (PS3.4 Table B.2-1), reused as STOW-RS FailureReason (0008,1197) values
+ * (PS3.18 Table 10.5.3-1 uses the same codes):
+ *  - 0x0122 Refused: SOP Class not supported. For a well-formed MR/SR/... instance: the data is fine,
+ *    this service just does not handle that class. Chosen over 0xA900 because the instance does match
+ *    its own SOP class; the problem is ours, and senders log 0x0122 as "not supported", not "bad data".
+ *  - 0xA900 Error: Data Set does not match SOP Class. Required identifying attributes empty/invalid, or
+ *    contradicting the command/meta (e.g. empty Study/Series/SOP Instance UID, Modality MR in a CT object).
+ *  - 0xC000 / 0xC001 Error: Cannot understand. Not DICOM at all / structurally cut off.
+ *  - 0xC122 Referenced Transfer Syntax not supported (STOW-RS code; also inside the C000 range for C-STORE).
+ *  - 0xA700 Refused: Out of resources (disk write failed): transient, the sender should retry.
+ */
+export const STATUS = {
+  success: 0x0000,
+  sopClassNotSupported: 0x0122,
+  outOfResources: 0xa700,
+  datasetDoesNotMatchSopClass: 0xa900,
+  cannotUnderstand: 0xc000,
+  cannotUnderstandTruncated: 0xc001,
+  transferSyntaxNotSupported: 0xc122,
+} as const;
+
+export type RefusalReason =
+  | 'not-dicom'
+  | 'truncated'
+  | 'transfer-syntax-not-supported'
+  | 'sop-class-not-supported'
+  | 'missing-attribute'
+  | 'invalid-uid'
+  | 'inconsistent'
+  /** Not the data's fault: the spool or job store failed (transient, the sender should retry). */
+  | 'out-of-resources';
+
+export interface ValidInstance {
+  ok: true;
+  studyInstanceUID: string;
+  seriesInstanceUID: string;
+  sopInstanceUID: string;
+  sopClassUID: string;
+  modality: string;
+  transferSyntaxUID: string;
+}
+
+export interface InstanceRefusal {
+  ok: false;
+  reason: RefusalReason;
+  /** DIMSE status / STOW FailureReason to answer with. */
+  status: number;
+  /** Names the problem; no patient data; at most 64 characters (fits DIMSE Error Comment, LO). */
+  detail: string;
+  /** Whatever identification could be read (for FailedSOPSequence); '' when unknown. */
+  sopClassUID: string;
+  sopInstanceUID: string;
+}
+
+export type InstanceVerdict = ValidInstance | InstanceRefusal;
+
+/** What the transport already claims about the instance (C-STORE command fields); checked against the data. */
+export interface ExpectedIdentity {
+  sopClassUID?: string;
+  sopInstanceUID?: string;
+  /** STOW-RS to /studies/{uid}: every instance must belong to that study (PS3.18 10.5). */
+  studyInstanceUID?: string;
+}
+
+const STATUS_BY_REASON: Record<RefusalReason, number> = {
+  'not-dicom': STATUS.cannotUnderstand,
+  truncated: STATUS.cannotUnderstandTruncated,
+  'transfer-syntax-not-supported': STATUS.transferSyntaxNotSupported,
+  'sop-class-not-supported': STATUS.sopClassNotSupported,
+  'missing-attribute': STATUS.datasetDoesNotMatchSopClass,
+  'invalid-uid': STATUS.datasetDoesNotMatchSopClass,
+  inconsistent: STATUS.datasetDoesNotMatchSopClass,
+  'out-of-resources': STATUS.outOfResources,
+};
+
+function refuse(reason: RefusalReason, detail: string, ids: { sopClassUID?: string; sopInstanceUID?: string } = {}): InstanceRefusal {
+  return {
+    ok: false,
+    reason,
+    status: STATUS_BY_REASON[reason],
+    detail: detail.length > 64 ? `${detail.slice(0, 61)}...` : detail,
+    sopClassUID: ids.sopClassUID ?? '',
+    sopInstanceUID: ids.sopInstanceUID ?? '',
+  };
+}
+
+/**
+ * UID syntax (PS3.5 9.1): digits and dots, no empty component, at most 64 characters. Components with a
+ * leading zero are tolerated: real scanners emit them and they are harmless as file names.
+ * The digits-and-dots rule is also what makes UIDs safe as spool path components.
+ */
+export function isValidUid(uid: string): boolean {
+  return uid.length > 0 && uid.length <= 64 && /^[0-9]+(\.[0-9]+)*$/.test(uid);
+}
+
+function firstString(value: unknown): string {
+  const v = Array.isArray(value) ? value[0] : value;
+  // UI values are padded to even length with NUL, other strings with a space.
+  return typeof v === 'string' ? v.replace(/[\0 ]+$/, '').trim() : '';
+}
+
+function elementString(dict: Record<string, { Value?: unknown[] } | undefined>, tag: string): string {
+  return firstString(dict[tag]?.Value);
+}
+
+const PREAMBLE_AND_MAGIC = 132;
+const GROUP_LENGTH_ELEMENT_BYTES = 12;
+
+/** Validates one DICOM Part 10 file (preamble + meta + data set). */
+export function validateInstance(bytes: Uint8Array, expected: ExpectedIdentity = {}): InstanceVerdict {
+  if (
+    bytes.byteLength < PREAMBLE_AND_MAGIC + GROUP_LENGTH_ELEMENT_BYTES ||
+    bytes[128] !== 0x44 || bytes[129] !== 0x49 || bytes[130] !== 0x43 || bytes[131] !== 0x4d
+  ) {
+    return refuse('not-dicom', 'not a DICOM Part 10 file (no DICM prefix)');
+  }
+  const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  if (view.getUint16(132, true) !== 0x0002 || view.getUint16(134, true) !== 0x0000) {
+    return refuse('not-dicom', 'file meta group length (0002,0000) missing');
+  }
+  const datasetOffset = PREAMBLE_AND_MAGIC + GROUP_LENGTH_ELEMENT_BYTES + view.getUint32(140, true);
+  if (datasetOffset > bytes.byteLength) return refuse('truncated', 'file meta information cut off');
+
+  let meta: Record<string, { Value?: unknown[] }>;
+  let dict: Record<string, { Value?: unknown[] }>;
+  try {
+    // dcmjs reads from offset 0 of the ArrayBuffer: pooled/sliced Buffers must be cut out (platform notes §3).
+    const arrayBuffer =
+      bytes.byteOffset === 0 && bytes.byteLength === bytes.buffer.byteLength
+        ? (bytes.buffer as ArrayBuffer)
+        : (bytes.buffer.slice(bytes.byteOffset, bytes.byteOffset + bytes.byteLength) as ArrayBuffer);
+    const parsed = dcmjs.data.DicomMessage.readFile(arrayBuffer, {
+      // The parse stops before Pixel Data: the header is all we need.
+      untilTag: '7FE00010',
+      includeUntilTagValue: false,
+      // ignoreErrors keeps e.g. ISO 2022 multi-charset headers readable; structure is checked separately.
+      ignoreErrors: true,
+    });
+    meta = parsed.meta;
+    dict = parsed.dict;
+  } catch (err) {
+    return refuse('not-dicom', `unreadable DICOM header: ${(err as Error).message}`);
+  }
+  const transferSyntaxUID = elementString(meta, '00020010');
+  const ids = {
+    sopClassUID: elementString(dict, '00080016') || elementString(meta, '00020002'),
+    sopInstanceUID: elementString(dict, '00080018') || elementString(meta, '00020003'),
+  };
+  if (!transferSyntaxUID) return refuse('not-dicom', 'TransferSyntaxUID (0002,0010) missing', ids);
+  if (!STORABLE_TS_SET.has(transferSyntaxUID)) {
+    return refuse('transfer-syntax-not-supported', `transfer syntax ${transferSyntaxUID} not supported`, ids);
+  }
+  const problem = findStructuralProblem(bytes, datasetOffset, transferSyntaxUID);
+  if (problem) return refuse('truncated', problem, ids);
+
+  const sopClassUID = elementString(dict, '00080016');
+  const sopInstanceUID = elementString(dict, '00080018');
+  const studyInstanceUID = elementString(dict, '0020000D');
+  const seriesInstanceUID = elementString(dict, '0020000E');
+  const modality = elementString(dict, '00080060');
+
+  const required: Array<[string, string]> = [
+    ['SOPClassUID (0008,0016)', sopClassUID],
+    ['SOPInstanceUID (0008,0018)', sopInstanceUID],
+    ['StudyInstanceUID (0020,000D)', studyInstanceUID],
+    ['SeriesInstanceUID (0020,000E)', seriesInstanceUID],
+  ];
+  for (const [name, value] of required) {
+    if (!value) return refuse('missing-attribute', `${name} is empty`, ids);
+    if (!isValidUid(value)) return refuse('invalid-uid', `${name} is not a valid UID`, ids);
+  }
+  if (!ACCEPTED_SOP_CLASSES.has(sopClassUID)) {
+    return refuse('sop-class-not-supported', `SOP class ${sopClassUID} not supported: CT only`, ids);
+  }
+  if (modality !== 'CT') {
+    return refuse('inconsistent', `Modality is '${modality || 'empty'}' in a CT image object`, ids);
+  }
+  const metaSopInstance = elementString(meta, '00020003');
+  if (metaSopInstance && metaSopInstance !== sopInstanceUID) {
+    return refuse('inconsistent', 'MediaStorageSOPInstanceUID differs from SOPInstanceUID', ids);
+  }
+  if (expected.sopInstanceUID !== undefined && expected.sopInstanceUID !== sopInstanceUID) {
+    return refuse('inconsistent', 'SOPInstanceUID differs from the C-STORE command', ids);
+  }
+  if (expected.sopClassUID !== undefined && expected.sopClassUID !== sopClassUID) {
+    return refuse('inconsistent', 'SOPClassUID differs from the C-STORE command', ids);
+  }
+  if (expected.studyInstanceUID !== undefined && expected.studyInstanceUID !== studyInstanceUID) {
+    return refuse('inconsistent', 'StudyInstanceUID differs from the study in the URL', ids);
+  }
+  return { ok: true, studyInstanceUID, seriesInstanceUID, sopInstanceUID, sopClassUID, modality, transferSyntaxUID };
+}
