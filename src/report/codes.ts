@@ -72,9 +72,9 @@ export const ERECTOR_SPINAE_MUSCLE = code('44947003', 'SCT', 'Erector spinae mus
 // ---- Measurement concepts ----
 export const AREA = code('42798000', 'SCT', 'Area');
 /** Private: no standard concept for "area / height^2" body-composition indices. */
-export const SUBCUTANEOUS_FAT_INDEX = code('SFI', PRIVATE_SCHEME, 'Subcutaneous fat index (area/height^2)');
-export const VISCERAL_FAT_INDEX = code('VFI', PRIVATE_SCHEME, 'Visceral fat index (area/height^2)');
-export const ERECTOR_SPINAE_MUSCLE_INDEX = code('ESMI', PRIVATE_SCHEME, 'Erector spinae muscle index (area/height^2)');
+export const SUBCUTANEOUS_FAT_INDEX = code('SFI', PRIVATE_SCHEME, 'Subcutaneous fat index (area/height squared)');
+export const VISCERAL_FAT_INDEX = code('VFI', PRIVATE_SCHEME, 'Visceral fat index (area/height squared)');
+export const ERECTOR_SPINAE_MUSCLE_INDEX = code('ESMI', PRIVATE_SCHEME, 'Erector spinae muscle index (area/height squared)');
 
 // ---- Qualitative evaluations / level finding ----
 export const LEVEL_CONFIDENCE = code('LEVELCONF', PRIVATE_SCHEME, 'T11 level-finder confidence');
@@ -103,6 +103,9 @@ export const SFI_CUTOFF_CATEGORY = code('SFICAT', PRIVATE_SCHEME, 'SFI category 
 export const SFI_CUTOFF = code('SFICUT', PRIVATE_SCHEME, 'Published SFI cut-off');
 export const RELATIVE_HAZARD = code('RELHAZ', PRIVATE_SCHEME, 'Relative hazard from published Cox model');
 export const RESEARCH_USE_ONLY = code('RUO', PRIVATE_SCHEME, 'Research use only');
+/** The wording used wherever RESEARCH_USE_ONLY is reported (SR, ORU, heatmap image comments). */
+export const RESEARCH_USE_STATEMENT =
+  'Research use only. Not a medical device; not for diagnosis or treatment decisions.';
 export const CORRECTION_NOTE = code('CORRECTION', PRIVATE_SCHEME, 'Correction of an earlier report');
 
 // ---- UCUM units ----

@@ -12,7 +12,7 @@ export type NaturalDataset = Record<string, unknown>;
 
 /**
  * Serialise a naturalized dataset as a DICOM Part 10 file in Explicit VR Little Endian, with a
- * file meta header naming this implementation.
+ * file meta header naming this implementation. Sets Specific Character Set itself (see below).
  */
 export function writePart10(
   dataset: NaturalDataset,
@@ -33,8 +33,26 @@ export function writePart10(
     ImplementationVersionName: `BONEMET_${implementationVersion}`.slice(0, 16),
   };
   const dict = new DicomDict(DicomMetaDictionary.denaturalizeDataset(meta));
-  dict.dict = DicomMetaDictionary.denaturalizeDataset(dataset);
+  dict.dict = DicomMetaDictionary.denaturalizeDataset({ ...dataset, ...specificCharacterSetFor(dataset) });
   return new Uint8Array(dict.write() as ArrayBuffer);
+}
+
+function hasNonAscii(value: unknown): boolean {
+  if (typeof value === 'string') return /[^\x00-\x7f]/.test(value);
+  if (Array.isArray(value)) return value.some(hasNonAscii);
+  if (value && typeof value === 'object' && !(value instanceof ArrayBuffer) && !ArrayBuffer.isView(value)) {
+    return Object.values(value).some(hasNonAscii);
+  }
+  return false;
+}
+
+/**
+ * Specific Character Set for a dataset dcmjs will write: dcmjs encodes all text as UTF-8, so
+ * "ISO_IR 192" when any string is non-ASCII; otherwise none (the default repertoire), which
+ * every receiver understands.
+ */
+export function specificCharacterSetFor(dataset: NaturalDataset): { SpecificCharacterSet?: string } {
+  return hasNonAscii(dataset) ? { SpecificCharacterSet: 'ISO_IR 192' } : {};
 }
 
 /** Naturalized code sequence item for a coded concept. */

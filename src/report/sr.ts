@@ -31,6 +31,7 @@ import {
 } from './sr-content.ts';
 import type { DicomObject, ReportInput } from './types.ts';
 import { derivedUid } from './uids.ts';
+import { patientAndStudyModules, privateCodingSchemeIdentification } from './modules.ts';
 import { validateReportInput } from './validate.ts';
 
 export const COMPREHENSIVE_SR_SOP_CLASS = '1.2.840.10008.5.1.4.1.1.88.33';
@@ -38,8 +39,6 @@ export const COMPREHENSIVE_SR_SOP_CLASS = '1.2.840.10008.5.1.4.1.1.88.33';
 export const SR_SERIES_NUMBER = 9101;
 export const SR_SERIES_DESCRIPTION = 'bonemet T11 body composition (research use)';
 
-const RESEARCH_USE_TEXT =
-  'Research use only. Not a medical device; not for diagnosis or treatment decisions.';
 
 interface TissueRow {
   key: 'sat' | 'vat' | 'esm';
@@ -92,8 +91,7 @@ export function buildMeasurementReportSr(input: ReportInput): DicomObject {
     ...srDocumentContent(input),
     SOPClassUID: COMPREHENSIVE_SR_SOP_CLASS,
     SOPInstanceUID: input.uids.sopInstanceUID,
-    // dcmjs always writes strings as UTF-8.
-    SpecificCharacterSet: 'ISO_IR 192',
+    CodingSchemeIdentificationSequence: privateCodingSchemeIdentification(),
     InstanceCreationDate: input.contentDate,
     InstanceCreationTime: input.contentTime,
   };
@@ -104,24 +102,6 @@ export function buildMeasurementReportSr(input: ReportInput): DicomObject {
     studyInstanceUID: input.source.studyInstanceUID,
     transferSyntaxUID: '1.2.840.10008.1.2.1',
     bytes: writePart10(dataset, input.software.version),
-  };
-}
-
-/** Patient + General Study modules, copied from the source series (Type 2: may be empty). */
-export function patientAndStudyModules(input: ReportInput): NaturalDataset {
-  const s = input.source;
-  return {
-    PatientName: s.patientName,
-    PatientID: s.patientId,
-    PatientBirthDate: s.patientBirthDate,
-    PatientSex: s.patientSex,
-    StudyInstanceUID: s.studyInstanceUID,
-    StudyDate: s.studyDate,
-    StudyTime: s.studyTime,
-    ReferringPhysicianName: s.referringPhysicianName,
-    StudyID: s.studyId,
-    AccessionNumber: s.accessionNumber,
-    StudyDescription: s.studyDescription,
   };
 }
 
@@ -305,7 +285,7 @@ function riskGroup(input: ReportInput, risk: RiskResult): ContentItem {
     num('CONTAINS', C.RISK_THRESHOLD, risk.threshold, C.UNIT_ONE, 4),
     codeValue('CONTAINS', C.RISK_HIGH, risk.highRisk ? C.YES : C.NO),
     text('CONTAINS', C.RISK_INPUTS_USED, risk.inputsUsed),
-    text('CONTAINS', C.RESEARCH_USE_ONLY, RESEARCH_USE_TEXT),
+    text('CONTAINS', C.RESEARCH_USE_ONLY, C.RESEARCH_USE_STATEMENT),
     ...risk.warnings.map((w) => text('CONTAINS', C.COMMENT, w)),
     container('CONTAINS', C.PUBLISHED_EVIDENCE, evidence),
   ];
@@ -347,6 +327,6 @@ function qualitativeEvaluations(input: ReportInput): ContentItem[] {
     items.push(text('CONTAINS', C.CORRECTION_NOTE,
       `Corrected report: ${input.correction.reason}` + (replaced ? ` (replaces SR ${replaced})` : '')));
   }
-  items.push(text('CONTAINS', C.RESEARCH_USE_ONLY, RESEARCH_USE_TEXT));
+  items.push(text('CONTAINS', C.RESEARCH_USE_ONLY, C.RESEARCH_USE_STATEMENT));
   return items;
 }

@@ -1,0 +1,351 @@
+/**
+ * Report stage: SR (TID 1500), ORU^R01, heatmap Secondary Capture, source context.
+ * Objects are checked with the real validators: dciodvfy (dicom3tools) must find 0 errors and
+ * dsrdump (dcmtk) must render the SR; the ORU is parsed back with node-hl7-client.
+ */
+import assert from 'node:assert/strict';
+import { execFileSync, spawnSync } from 'node:child_process';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import dcmjs from 'dcmjs';
+import { Message } from 'node-hl7-client';
+import { buildHeatmapSecondaryCapture } from '../src/report/heatmap-sc.ts';
+import { buildOruR01 } from '../src/report/oru.ts';
+import { sourceContextFromDicom } from '../src/report/source-context.ts';
+import { buildMeasurementReportSr, trackingUid } from '../src/report/sr.ts';
+import type { DicomObject } from '../src/report/types.ts';
+import { isValidUid } from '../src/report/uids.ts';
+import {
+  assessableAnalysis,
+  notAssessableAnalysis,
+  readSourceContext,
+  reportInput,
+  riskResult,
+} from './report-inputs.ts';
+
+const { context: source, sopInstanceUID: t11Sop } = readSourceContext();
+const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'bonemet-report-'));
+after(() => fs.rmSync(tmp, { recursive: true, force: true }));
+
+function write(obj: DicomObject, name: string): string {
+  const file = path.join(tmp, name);
+  fs.writeFileSync(file, obj.bytes);
+  return file;
+}
+
+/** dciodvfy prints "Error - ..." / "Warning - ..." lines on stderr. */
+function dciodvfy(file: string): { errors: string[]; warnings: string[] } {
+  const r = spawnSync('dciodvfy', [file], { encoding: 'utf8' });
+  const lines = `${r.stdout}\n${r.stderr}`.split('\n');
+  return {
+    errors: lines.filter((l) => /\bError\b/.test(l)),
+    warnings: lines.filter((l) => /\bWarning\b/.test(l)),
+  };
+}
+
+function assertValidDicom(file: string, label: string): void {
+  const { errors, warnings } = dciodvfy(file);
+  console.log(`      dciodvfy ${label}: ${errors.length} errors, ${warnings.length} warnings`);
+  assert.deepEqual(errors, [], `dciodvfy errors for ${label}`);
+}
+
+/** dsrdump checks the SR relationship constraints while rendering; it must not complain. */
+function dsrdump(file: string): string {
+  const r = spawnSync('dsrdump', ['+Pl', '+Pc', '+Pu', file], { encoding: 'utf8' });
+  assert.equal(r.status, 0, `dsrdump failed: ${r.stderr}`);
+  // dcmtk's VR checker cannot check UTF-8 strings and says so; any other message is a finding.
+  const complaints = r.stderr.split('\n').filter((l) => /^(E|W):/.test(l) && !/VR checker does not support/.test(l));
+  assert.deepEqual(complaints, [], 'dsrdump complaints');
+  return r.stdout;
+}
+
+function dcmdump(file: string): string {
+  return execFileSync('dcmdump', ['-M', '+L', file], { encoding: 'utf8' });
+}
+
+function countOccurrences(haystack: string, needle: string): number {
+  return haystack.split(needle).length - 1;
+}
+
+const ORU_HEADER = {
+  messageControlId: 'BM0001',
+  dateTime: '20261123120500',
+  sendingApplication: 'BONEMET',
+  sendingFacility: 'RAD',
+  receivingApplication: 'EHR',
+  receivingFacility: 'HOSP',
+};
+
+describe('report: source context', () => {
+  it('reads study/series identity from a real CT file', () => {
+    assert.ok(isValidUid(source.studyInstanceUID));
+    assert.ok(isValidUid(source.seriesInstanceUID));
+    assert.equal(source.sopClassUID, '1.2.840.10008.5.1.4.1.1.2');
+    assert.ok(source.patientId.length > 0, 'patient id present');
+    assert.equal(source.studyDate, '20020802');
+    assert.equal(source.patientSex, 'F');
+    assert.equal(source.studyDescription, 'CT CHEST WITHOUT CONTRAST');
+  });
+
+  it('names the problem for bytes that are not DICOM', () => {
+    assert.throws(() => sourceContextFromGarbage(), /not readable DICOM Part 10/);
+  });
+});
+
+function sourceContextFromGarbage(): unknown {
+  const bytes = new TextEncoder().encode('this is not a DICOM file at all, not even close...').buffer;
+  return sourceContextFromDicom(bytes);
+}
+
+describe('report: TID 1500 SR', () => {
+  const withHeight = reportInput(source, assessableAnalysis(t11Sop, { heightM: 1.62 }));
+
+  it('assessable with height: 0 dciodvfy errors; dsrdump shows T11 site, areas and indices', () => {
+    const sr = buildMeasurementReportSr(withHeight);
+    const file = write(sr, 'sr-assessable.dcm');
+    assertValidDicom(file, 'SR assessable+height');
+    const dump = dsrdump(file);
+    assert.equal(countOccurrences(dump, '(12989004,SCT,"T11 vertebra")'), 3, 'finding site T11 in 3 groups');
+    assert.equal(countOccurrences(dump, '"Measurement Group"'), 3);
+    assert.match(dump, /"Area"\)="123\.46" \(cm2,UCUM/);
+    assert.match(dump, /"Area"\)="80\.1" \(cm2,UCUM/);
+    assert.match(dump, /"Area"\)="30\.25" \(cm2,UCUM/);
+    // 123.46 / 1.62^2 = 47.04
+    assert.match(dump, /Subcutaneous fat index \(area\/height squared\)"\)="47\.04" \(cm2\/m2,UCUM/);
+    assert.match(dump, /Finding"\)=\(727176007,SCT/);
+    assert.match(dump, /Finding"\)=\(44947003,SCT/);
+    assert.match(dump, /Tracking Unique Identifier"\)="2\.25\.\d+"/);
+    assert.match(dump, /T11 level-finder confidence"\)="0\.87"/);
+    assert.match(dump, /Procedure reported"\)=\(25045-6,LN/);
+    assert.equal(countOccurrences(dump, 'Imaging Measurement Report'), 1);
+    assert.equal(sr.studyInstanceUID, source.studyInstanceUID);
+    const meta = dcmdump(file);
+    assert.match(meta, /\(0002,0010\) UI =LittleEndianExplicit/);
+    assert.match(meta, /\(0002,0012\) UI \[2\.25\.\d+\]/);
+    assert.match(meta, /\(0002,0013\) SH \[BONEMET_0\.1\.0\]/);
+    assert.ok(meta.includes(t11Sop), 'evidence sequence references the T11 image');
+  });
+
+  it('is deterministic: same input, same bytes; tracking UIDs differ per tissue', () => {
+    const a = buildMeasurementReportSr(withHeight).bytes;
+    const b = buildMeasurementReportSr(withHeight).bytes;
+    assert.deepEqual(Buffer.from(a), Buffer.from(b));
+    const uids = ['sat', 'vat', 'esm'].map((k) => trackingUid(withHeight.uids.sopInstanceUID, k));
+    assert.equal(new Set(uids).size, 3);
+    for (const u of uids) assert.ok(isValidUid(u), u);
+  });
+
+  it('assessable without height: areas present, indices flagged as not attempted', () => {
+    const sr = buildMeasurementReportSr(reportInput(source, assessableAnalysis(t11Sop, { heightM: null })));
+    const file = write(sr, 'sr-noheight.dcm');
+    assertValidDicom(file, 'SR no height');
+    const dump = dsrdump(file);
+    assert.match(dump, /"Area"\)="123\.46"/);
+    assert.equal(countOccurrences(dump, 'Body height unknown: index not computed'), 3);
+    assert.doesNotMatch(dump, /cm2\/m2,UCUM/, 'no index values');
+    const ds = readDataset(sr.bytes);
+    const qualifiers = JSON.stringify(ds).match(/"114007"/g) ?? [];
+    assert.equal(qualifiers.length, 3, 'three NUMs carry "Measurement not attempted"');
+  });
+
+  it('not assessable: no measurement groups, says why', () => {
+    const sr = buildMeasurementReportSr(reportInput(source, notAssessableAnalysis()));
+    const file = write(sr, 'sr-not-assessable.dcm');
+    assertValidDicom(file, 'SR not assessable');
+    const dump = dsrdump(file);
+    assert.equal(countOccurrences(dump, '"Measurement Group"'), 0);
+    assert.match(dump, /Not assessable: T11 not in the field of view/);
+    assert.match(dump, /T11 body composition assessable"\)=\(373067005,SCT,"No"\)/);
+  });
+
+  it('with risk: probability, model, published evidence labelled as not this model, research use', () => {
+    const sr = buildMeasurementReportSr(
+      reportInput(source, assessableAnalysis(t11Sop, { heightM: 1.62, sfi: 21.3 }), { risk: riskResult('below-cutoff') }),
+    );
+    const file = write(sr, 'sr-risk.dcm');
+    assertValidDicom(file, 'SR with risk');
+    const dump = dsrdump(file);
+    assert.equal(countOccurrences(dump, '"Measurement Group"'), 4);
+    assert.match(dump, /Predicted probability of metastasis \(research model\)"\)="0\.3127" \(1,UCUM/);
+    assert.match(dump, /Algorithm Name"\)="bonemet-lfdlrn-gbdt"/);
+    assert.match(dump, /Published evidence \(Miao et al\. 2023\), not this model/);
+    assert.match(dump, /Relative hazard from published Cox model"\)="2\.314"/);
+    assert.match(dump, /SFI below 27\.7 cm2\/m2/);
+    assert.match(dump, /Research use only/);
+  });
+
+  it('corrected: predecessor document referenced and correction stated', () => {
+    const sr = buildMeasurementReportSr(
+      reportInput(source, assessableAnalysis(t11Sop, { heightM: 1.62 }), {
+        correction: {
+          reason: 'radiologist moved level to slice 190',
+          replacesSopInstanceUID: '2.25.99',
+          replacesSeriesInstanceUID: '2.25.98',
+        },
+        uids: { seriesInstanceUID: '2.25.101202303040506070809', sopInstanceUID: '2.25.301' },
+      }),
+    );
+    const file = write(sr, 'sr-corrected.dcm');
+    assertValidDicom(file, 'SR corrected');
+    const dump = dsrdump(file);
+    assert.match(dump, /Corrected report: radiologist moved level to slice 190 \(replaces SR 2\.25\.99\)/);
+    const ds = readDataset(sr.bytes);
+    const pred = ds['PredecessorDocumentsSequence'] as Array<Record<string, any>>;
+    assert.equal(pred[0]?.['ReferencedSeriesSequence']?.[0]?.['ReferencedSOPSequence']?.[0]?.['ReferencedSOPInstanceUID'], '2.25.99');
+  });
+
+  it('rejects bad inputs with a message naming the field', () => {
+    const bad = reportInput(source, assessableAnalysis(t11Sop, { heightM: 1.62 }), {
+      uids: { seriesInstanceUID: '2.25.1', sopInstanceUID: '1.2.03' },
+    });
+    assert.throws(() => buildMeasurementReportSr(bad), /uids\.sopInstanceUID is not a valid DICOM UID/);
+    const sameSeries = reportInput(source, assessableAnalysis(t11Sop, { heightM: 1.62 }), {
+      uids: { seriesInstanceUID: source.seriesInstanceUID, sopInstanceUID: '2.25.5' },
+    });
+    assert.throws(() => buildMeasurementReportSr(sameSeries), /must be a new series/);
+  });
+});
+
+function readDataset(bytes: Uint8Array): Record<string, unknown> {
+  const ab = bytes.buffer.slice(bytes.byteOffset, bytes.byteOffset + bytes.byteLength);
+  const dict = dcmjs.data.DicomMessage.readFile(ab);
+  return dcmjs.data.DicomMetaDictionary.naturalizeDataset(dict.dict);
+}
+
+describe('report: ORU^R01', () => {
+  function parse(text: string): Message {
+    return new Message({ text });
+  }
+  function obxRows(m: Message): Array<{ type: string; id: string; value: string; units: string; flag: string; status: string }> {
+    const rows: Array<{ type: string; id: string; value: string; units: string; flag: string; status: string }> = [];
+    m.get('OBX').forEach((obx) => {
+      rows.push({
+        // Inside a segment, paths are field numbers ("2"), not "OBX.2".
+        type: obx.get('2').toString(),
+        id: obx.get('3.1').toString(),
+        value: obx.get('5').toString(),
+        units: [1, 2, 3].map((c) => obx.get(`6.${c}`).toString()).join('^').replace(/^\^\^$/, ''),
+        flag: obx.get('8').toString(),
+        status: obx.get('11').toString(),
+      });
+    });
+    return rows;
+  }
+
+  it('assessable, low SFI: NM rows with UCUM units, SFI flagged L, status F', () => {
+    const input = reportInput(source, assessableAnalysis(t11Sop, { heightM: 1.62, sfi: 21.3 }), { risk: riskResult('below-cutoff') });
+    const text = buildOruR01(input, ORU_HEADER);
+    assert.ok(!text.includes('\n'), 'segments separated by \\r only');
+    const m = parse(text);
+    assert.deepEqual([1, 2, 3].map((c) => m.get(`MSH.9.${c}`).toString()), ['ORU', 'R01', 'ORU_R01']);
+    assert.equal(m.get('MSH.12').toString(), '2.5.1');
+    assert.equal(m.get('MSH.10').toString(), 'BM0001');
+    assert.equal(m.get('OBR.25').toString(), 'F');
+    assert.equal(m.get('PID.3.1').toString(), source.patientId);
+    const rows = obxRows(m);
+    const byId = new Map(rows.map((r) => [r.id, r]));
+    console.log(`      ORU OBX rows: ${rows.length} (${rows.filter((r) => r.type === 'NM').length} NM)`);
+    for (const id of ['SFA', 'VFA', 'ESMA']) assert.equal(byId.get(id)?.units, 'cm2^cm2^UCUM', id);
+    for (const id of ['SFI', 'VFI', 'ESMI']) assert.equal(byId.get(id)?.units, 'cm2/m2^cm2/m2^UCUM', id);
+    assert.equal(byId.get('SFA')?.value, '123.46');
+    assert.equal(byId.get('SFI')?.value, '21.3');
+    assert.equal(byId.get('SFI')?.flag, 'L');
+    assert.equal(byId.get('VFI')?.flag, '');
+    assert.equal(byId.get('RISKP')?.value, '31.3');
+    assert.equal(byId.get('RISKP')?.units, '%^%^UCUM');
+    assert.match(byId.get('PUBEVID')?.value ?? '', /not this model/);
+    assert.equal(byId.get('110180')?.value, source.studyInstanceUID);
+    assert.ok(byId.has('RUO'));
+    assert.ok(rows.every((r) => r.status === 'F'));
+  });
+
+  it('SFI at or above the cut-off is not flagged', () => {
+    const input = reportInput(source, assessableAnalysis(t11Sop, { heightM: 1.62, sfi: 47.04 }));
+    const rows = obxRows(parse(buildOruR01(input, ORU_HEADER)));
+    assert.equal(rows.find((r) => r.id === 'SFI')?.flag, '');
+  });
+
+  it('no height: areas only, no index rows, says why', () => {
+    const input = reportInput(source, assessableAnalysis(t11Sop, { heightM: null }));
+    const rows = obxRows(parse(buildOruR01(input, ORU_HEADER)));
+    assert.equal(rows.filter((r) => r.units === 'cm2^cm2^UCUM').length, 3);
+    assert.equal(rows.filter((r) => r.units === 'cm2/m2^cm2/m2^UCUM').length, 0);
+    assert.ok(rows.some((r) => r.type === 'TX' && /height unknown/i.test(r.value)));
+  });
+
+  it('not assessable: TX reason, no measurements; special characters escaped and round-trip', () => {
+    const analysis = notAssessableAnalysis();
+    analysis.reason = 'T11 cut | by ^FOV ~ edge \\ & more';
+    const m = parse(buildOruR01(reportInput(source, analysis), ORU_HEADER));
+    const rows = obxRows(m);
+    assert.equal(rows.filter((r) => r.type === 'NM').length, 0);
+    const reason = rows.find((r) => r.id === 'NOTASSESSWHY');
+    assert.equal(reason?.type, 'TX');
+    assert.equal(reason?.value, 'Not assessable: T11 cut | by ^FOV ~ edge \\ & more');
+    assert.equal(rows.find((r) => r.id === 'ASSESSABLE')?.value, 'N');
+  });
+
+  it('corrected: OBR-25 and every OBX-11 are C', () => {
+    const input = reportInput(source, assessableAnalysis(t11Sop, { heightM: 1.62 }), {
+      correction: { reason: 'level override', replacesSopInstanceUID: '2.25.99' },
+    });
+    const m = parse(buildOruR01(input, ORU_HEADER));
+    assert.equal(m.get('OBR.25').toString(), 'C');
+    assert.ok(obxRows(m).every((r) => r.status === 'C'));
+  });
+
+  it('rejects an over-long control id', () => {
+    const input = reportInput(source, notAssessableAnalysis());
+    assert.throws(() => buildOruR01(input, { ...ORU_HEADER, messageControlId: 'X'.repeat(21) }), /messageControlId/);
+  });
+});
+
+describe('report: heatmap Secondary Capture', () => {
+  function gradient(rows: number, columns: number): Uint8Array {
+    const rgb = new Uint8Array(rows * columns * 3);
+    for (let r = 0; r < rows; r++) {
+      for (let c = 0; c < columns; c++) {
+        const i = (r * columns + c) * 3;
+        rgb[i] = (c * 255) / (columns - 1);
+        rgb[i + 1] = (r * 255) / (rows - 1);
+        rgb[i + 2] = 128;
+      }
+    }
+    return rgb;
+  }
+
+  it('RGB SC referencing T11 passes dciodvfy; pixels round-trip', () => {
+    const input = reportInput(source, assessableAnalysis(t11Sop, { heightM: 1.62 }), { risk: riskResult('below-cutoff') });
+    // Odd rows*columns*3 exercises the OB padding.
+    const rows = 401;
+    const columns = 501;
+    const rgb = gradient(rows, columns);
+    const sc = buildHeatmapSecondaryCapture(
+      input,
+      { rows, columns, rgb },
+      { sopClassUID: source.sopClassUID, sopInstanceUID: t11Sop },
+      { seriesInstanceUID: '2.25.401', sopInstanceUID: '2.25.402' },
+    );
+    const file = write(sc, 'heatmap-sc.dcm');
+    assertValidDicom(file, 'heatmap SC');
+    const ds = readDataset(sc.bytes);
+    assert.equal(ds['BurnedInAnnotation'], 'YES');
+    assert.equal(ds['PhotometricInterpretation'], 'RGB');
+    assert.match(String(ds['ImageComments']), /Research use only/);
+    const src = ds['SourceImageSequence'] as Array<Record<string, unknown>>;
+    assert.equal(src[0]?.['ReferencedSOPInstanceUID'], t11Sop);
+    const pixelData = new Uint8Array((ds['PixelData'] as ArrayBuffer[])[0]!);
+    assert.deepEqual(Buffer.from(pixelData.subarray(0, rgb.length)), Buffer.from(rgb));
+  });
+
+  it('rejects a pixel buffer of the wrong size', () => {
+    const input = reportInput(source, notAssessableAnalysis());
+    assert.throws(
+      () => buildHeatmapSecondaryCapture(input, { rows: 4, columns: 4, rgb: new Uint8Array(10) },
+        { sopClassUID: source.sopClassUID, sopInstanceUID: t11Sop },
+        { seriesInstanceUID: '2.25.401', sopInstanceUID: '2.25.402' }),
+      /expected rows\*columns\*3 = 48/,
+    );
+  });
+});
