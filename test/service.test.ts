@@ -1,0 +1,158 @@
+import { strict as assert } from 'node:assert';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { Writable } from 'node:stream';
+import { fileURLToPath } from 'node:url';
+import dcmjs from 'dcmjs';
+import { parseConfig } from '../src/config/load.ts';
+import { startService, type RunningService } from '../src/cli/serve.ts';
+import type { StoredInstance } from '../src/jobs/ingest-sink.ts';
+import { createLogger } from '../src/util/log.ts';
+
+// In-process service on the real chest CT (read in place from ../shared), fed through the ingest sink
+// exactly as the listeners do; the HTTP API is exercised over real HTTP.
+const here = path.dirname(fileURLToPath(import.meta.url));
+const CHEST_DIR = path.resolve(here, '../../shared/data/ct/chest-ct-1/dicom');
+const PATIENT_ID = 'MIDRC-RICORD-1A-419639-000082';
+
+function header(file: string): Record<string, unknown> {
+  const b = fs.readFileSync(file);
+  const dict = dcmjs.data.DicomMessage.readFile(b.buffer.slice(b.byteOffset, b.byteOffset + b.byteLength), { untilTag: '7FE00010' });
+  return dcmjs.data.DicomMetaDictionary.naturalizeDataset(dict.dict) as Record<string, unknown>;
+}
+
+function storedInstance(file: string): StoredInstance {
+  const h = header(file);
+  return {
+    studyInstanceUID: String(h.StudyInstanceUID), seriesInstanceUID: String(h.SeriesInstanceUID),
+    sopInstanceUID: String(h.SOPInstanceUID), sopClassUID: String(h.SOPClassUID), modality: String(h.Modality),
+    path: file, callingAeTitle: 'TESTSCU', receivedVia: 'dimse',
+  };
+}
+
+async function waitFor<T>(what: string, fn: () => Promise<T | null>, timeoutMs = 300_000): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const v = await fn();
+    if (v !== null) return v;
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 250));
+  }
+}
+
+interface JobJson { id: string; state: string; version: number; kind: string; instanceCount: number; outcome: string | null; reason: string | null;
+  stages: { stage: string; ok: boolean; ms: number }[]; outputs: { kind: string; sopInstanceUID: string | null }[]; attempts: number }
+
+describe('service (in-process, chest-ct-1 through the ingest sink)', function () {
+  let dataDir: string;
+  let service: RunningService;
+  let base: string;
+  let logText = '';
+  const instances = fs.readdirSync(CHEST_DIR).filter((f) => f.endsWith('.dcm')).sort().map((f) => storedInstance(path.join(CHEST_DIR, f)));
+
+  const api = async (p: string, init: RequestInit = {}): Promise<Response> => fetch(`${base}${p}`, init);
+  const jobs = async (): Promise<JobJson[]> => ((await (await api('/api/jobs')).json()) as { jobs: JobJson[] }).jobs;
+  const auth = (): Record<string, string> => ({ Authorization: `Bearer ${service.apiToken}`, 'Content-Type': 'application/json' });
+
+  before(async () => {
+    dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'bonemet-svc-'));
+    const config = parseConfig({ dataDir, http: { port: 0 }, series: { quietPeriodSeconds: 0.5 }, logLevel: 'debug' });
+    const sinkStream = new Writable({ write(chunk, _enc, cb) { logText += String(chunk); cb(); } });
+    service = await startService(config, createLogger('debug', sinkStream));
+    base = `http://127.0.0.1:${service.httpPort}`;
+  });
+
+  after(async () => {
+    await service?.stop();
+    fs.rmSync(dataDir, { recursive: true, force: true });
+  });
+
+  it('creates exactly one job for a complete series (repeats harmless) and serves SR + result', async () => {
+    for (const i of instances) service.sink.instanceStored(i);
+    service.sink.instanceStored(instances[10]!); // same SOP Instance twice
+    const job = await waitFor('job done', async () => {
+      const all = await jobs();
+      return all.length === 1 && all[0]!.state !== 'queued' && all[0]!.state !== 'running' ? all[0]! : null;
+    });
+    assert.equal((await jobs()).length, 1, 'one job');
+    assert.equal(job.state, 'done', `job state ${job.state}: ${job.reason}`);
+    assert.equal(job.instanceCount, 255);
+    console.log(`      job ${job.outcome}; stages: ${job.stages.map((s) => `${s.stage} ${s.ms} ms`).join(', ')}`);
+    for (const s of ['load', 'analyze', 'report', 'write', 'enqueue']) assert.ok(job.stages.some((x) => x.stage === s && x.ok), `stage ${s} recorded`);
+
+    const sr = await api(`/api/jobs/${job.id}/sr`);
+    assert.equal(sr.status, 200);
+    assert.equal(sr.headers.get('content-type'), 'application/dicom');
+    const srBytes = new Uint8Array(await sr.arrayBuffer());
+    assert.equal(Buffer.from(srBytes.subarray(128, 132)).toString('latin1'), 'DICM');
+    const srDs = dcmjs.data.DicomMetaDictionary.naturalizeDataset(dcmjs.data.DicomMessage.readFile(srBytes.buffer).dict) as Record<string, unknown>;
+    assert.equal(srDs.SOPInstanceUID, job.outputs.find((o) => o.kind === 'sr')?.sopInstanceUID);
+    assert.equal(srDs.StudyInstanceUID, instances[0]!.studyInstanceUID);
+
+    const result = (await (await api(`/api/jobs/${job.id}/result`)).json()) as { assessable: boolean; sr: { sopInstanceUID: string }; bodyComposition: unknown };
+    assert.equal(result.sr.sopInstanceUID, srDs.SOPInstanceUID);
+    console.log(`      result: assessable=${result.assessable} bodyComposition=${JSON.stringify(result.bodyComposition)}`);
+  });
+
+  it('new instances after a finished job make a new job version that corrects the earlier SR', async () => {
+    const first = (await jobs())[0]!;
+    service.sink.instanceStored({ ...instances[0]!, sopInstanceUID: `${instances[0]!.sopInstanceUID}.9` });
+    const v2 = await waitFor('version 2 done', async () => {
+      const j = (await jobs()).find((x) => x.version === 2);
+      return j !== undefined && j.state !== 'queued' && j.state !== 'running' ? j : null;
+    });
+    assert.equal(v2.state, 'done', v2.reason ?? '');
+    assert.equal(v2.instanceCount, 256);
+    const result = (await (await api(`/api/jobs/${v2.id}/result`)).json()) as { correction: { replacesSopInstanceUID: string } | null };
+    assert.equal(result.correction?.replacesSopInstanceUID, first.outputs.find((o) => o.kind === 'sr')?.sopInstanceUID);
+  });
+
+  it('clinical data: token required, values validated with the field named, stored', async () => {
+    const url = `/api/patients/${encodeURIComponent(PATIENT_ID)}/clinical`;
+    assert.equal((await api(url, { method: 'PUT', body: '{"heightCm":165}', headers: { 'Content-Type': 'application/json' } })).status, 401);
+    const bad = await api(url, { method: 'PUT', headers: auth(), body: JSON.stringify({ heightCm: 1.65, er: 2, shoeSize: 40 }) });
+    assert.equal(bad.status, 400);
+    const problems = ((await bad.json()) as { problems: string[] }).problems.join(' | ');
+    assert.match(problems, /heightCm/);
+    assert.match(problems, /er:/);
+    assert.match(problems, /shoeSize: unknown field/);
+    const big = await api(url, { method: 'PUT', headers: auth(), body: JSON.stringify({ age: 50, pad: 'x'.repeat(70_000) }) });
+    assert.equal(big.status, 413);
+    const ok = await api(url, { method: 'PUT', headers: auth(), body: JSON.stringify({ heightCm: 158, weightKg: 60, age: 85, er: 1 }) });
+    assert.equal(ok.status, 200);
+    const back = (await (await api(url, { headers: auth() })).json()) as { record: { heightCm: number } };
+    assert.equal(back.record.heightCm, 158);
+  });
+
+  it('override: re-measures at the radiologist\'s slice as a corrected job', async () => {
+    const parent = (await jobs()).find((j) => j.version === 2)!;
+    const in190 = instances[189]!.sopInstanceUID;
+    assert.equal((await api(`/api/jobs/${parent.id}/override`, { method: 'POST', body: JSON.stringify({ T11: in190 }) })).status, 401);
+    assert.equal((await api(`/api/jobs/${parent.id}/override`, { method: 'POST', headers: auth(), body: JSON.stringify({ T11: '1.2.3' }) })).status, 400);
+    const res = await api(`/api/jobs/${parent.id}/override`, { method: 'POST', headers: auth(), body: JSON.stringify({ T11: in190 }) });
+    assert.equal(res.status, 202);
+    const created = (await res.json()) as JobJson;
+    const done = await waitFor('override done', async () => {
+      const j = (await (await api(`/api/jobs/${created.id}`)).json()) as JobJson;
+      return j.state === 'done' || j.state === 'failed' ? j : null;
+    });
+    assert.equal(done.state, 'done', done.reason ?? '');
+    assert.equal(done.kind, 'override');
+    const result = (await (await api(`/api/jobs/${done.id}/result`)).json()) as { correction: { replacesSopInstanceUID: string } | null; measuredSlice: { sopInstanceUID: string; source: string } | null };
+    assert.equal(result.correction?.replacesSopInstanceUID, parent.outputs.find((o) => o.kind === 'sr')?.sopInstanceUID);
+    console.log(`      override measured slice: ${JSON.stringify(result.measuredSlice)}`);
+  });
+
+  it('health and metrics answer; logs carry no patient name or ID', async () => {
+    const health = (await (await api('/healthz')).json()) as { status: string; jobs: Record<string, number> };
+    assert.equal(health.status, 'ok');
+    const metrics = await (await api('/metrics')).text();
+    assert.match(metrics, /bonemet_jobs\{state="done"\} [1-9]/);
+    assert.match(metrics, /bonemet_instances_received_total\{new="true"\} 256/);
+    assert.ok(logText.length > 1000, 'debug log captured');
+    assert.ok(!logText.includes(PATIENT_ID), 'patient ID in logs');
+    assert.ok(!logText.includes('419639'), 'patient ID fragment in logs');
+    assert.equal((await api('/api/jobs/not-a-job')).status, 404);
+  });
+});
