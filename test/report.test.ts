@@ -10,13 +10,16 @@ import os from 'node:os';
 import path from 'node:path';
 import dcmjs from 'dcmjs';
 import { Message } from 'node-hl7-client';
-import { buildHeatmapSecondaryCapture } from '../src/report/heatmap-sc.ts';
+import { PNG } from 'pngjs';
+import { buildHeatmapSecondaryCapture, rgbFromPng } from '../src/report/heatmap-sc.ts';
 import { buildOruR01 } from '../src/report/oru.ts';
 import { sourceContextFromDicom } from '../src/report/source-context.ts';
 import { buildMeasurementReportSr, trackingUid } from '../src/report/sr.ts';
 import type { DicomObject } from '../src/report/types.ts';
 import { isValidUid } from '../src/report/uids.ts';
+import { startOrthanc, storescu } from './peers/index.ts';
 import {
+  SOURCE_CT_FILE,
   assessableAnalysis,
   notAssessableAnalysis,
   readSourceContext,
@@ -195,6 +198,18 @@ describe('report: TID 1500 SR', () => {
     assert.equal(pred[0]?.['ReferencedSeriesSequence']?.[0]?.['ReferencedSOPSequence']?.[0]?.['ReferencedSOPInstanceUID'], '2.25.99');
   });
 
+  it('non-ASCII patient name: written as UTF-8 with ISO_IR 192, still 0 dciodvfy errors', () => {
+    const input = reportInput({ ...source, patientName: 'Müller^Jörg' }, assessableAnalysis(t11Sop, { heightM: 1.62 }));
+    const file = write(buildMeasurementReportSr(input), 'sr-utf8.dcm');
+    assertValidDicom(file, 'SR UTF-8 name');
+    const dump = execFileSync('dcmdump', ['+P', '0008,0005', '+P', '0010,0010', file], { encoding: 'utf8' });
+    assert.match(dump, /\[ISO_IR 192\]/);
+    assert.ok(dump.includes('Müller^Jörg'), 'name readable as UTF-8');
+    // An all-ASCII dataset carries no Specific Character Set (default repertoire).
+    const ascii = execFileSync('dcmdump', ['+P', '0008,0005', write(buildMeasurementReportSr(withHeight), 'sr-ascii.dcm')], { encoding: 'utf8' });
+    assert.equal(ascii.trim(), '');
+  });
+
   it('rejects bad inputs with a message naming the field', () => {
     const bad = reportInput(source, assessableAnalysis(t11Sop, { heightM: 1.62 }), {
       uids: { seriesInstanceUID: '2.25.1', sopInstanceUID: '1.2.03' },
@@ -339,6 +354,17 @@ describe('report: heatmap Secondary Capture', () => {
     assert.deepEqual(Buffer.from(pixelData.subarray(0, rgb.length)), Buffer.from(rgb));
   });
 
+  it('rgbFromPng decodes the overlay PNG, compositing transparency over black', () => {
+    const png = new PNG({ width: 3, height: 2 });
+    const rgba = [255, 0, 0, 255, 0, 255, 0, 255, 0, 0, 255, 255, 10, 20, 30, 255, 200, 100, 50, 0, 200, 100, 50, 128];
+    png.data.set(rgba);
+    const image = rgbFromPng(new Uint8Array(PNG.sync.write(png)));
+    assert.equal(image.rows, 2);
+    assert.equal(image.columns, 3);
+    assert.deepEqual([...image.rgb], [255, 0, 0, 0, 255, 0, 0, 0, 255, 10, 20, 30, 0, 0, 0, 100, 50, 25]);
+    assert.throws(() => rgbFromPng(new Uint8Array([1, 2, 3])), /heatmap PNG is not readable/);
+  });
+
   it('rejects a pixel buffer of the wrong size', () => {
     const input = reportInput(source, notAssessableAnalysis());
     assert.throws(
@@ -347,5 +373,33 @@ describe('report: heatmap Secondary Capture', () => {
         { seriesInstanceUID: '2.25.401', sopInstanceUID: '2.25.402' }),
       /expected rows\*columns\*3 = 48/,
     );
+  });
+});
+
+describe('report: objects accepted by a real PACS (Orthanc)', () => {
+  it('source CT, SR and heatmap SC land in one study as three series', async () => {
+    const input = reportInput(source, assessableAnalysis(t11Sop, { heightM: 1.62 }), { risk: riskResult('below-cutoff') });
+    const srFile = write(buildMeasurementReportSr(input), 'pacs-sr.dcm');
+    const scFile = write(
+      buildHeatmapSecondaryCapture(input, { rows: 40, columns: 50, rgb: new Uint8Array(40 * 50 * 3).fill(90) },
+        { sopClassUID: source.sopClassUID, sopInstanceUID: t11Sop },
+        { seriesInstanceUID: '2.25.501', sopInstanceUID: '2.25.502' }),
+      'pacs-sc.dcm',
+    );
+    const orthanc = await startOrthanc();
+    try {
+      const store = await storescu([SOURCE_CT_FILE, srFile, scFile], {
+        host: '127.0.0.1', port: orthanc.dicomPort, aet: orthanc.aet, extraArgs: ['-xs'],
+      });
+      assert.equal(store.code, 0, store.output);
+      const studies = await orthanc.getJson<string[]>('/studies');
+      assert.equal(studies.length, 1, 'SR and SC joined the source study');
+      const series = await orthanc.getJson<Array<{ MainDicomTags: { Modality: string } }>>(`/studies/${studies[0]}/series`);
+      const modalities = series.map((x) => x.MainDicomTags.Modality).sort();
+      console.log(`      Orthanc study series modalities: ${modalities.join(', ')}`);
+      assert.deepEqual(modalities, ['CT', 'OT', 'SR']);
+    } finally {
+      await orthanc.stop();
+    }
   });
 });

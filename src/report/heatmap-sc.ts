@@ -3,6 +3,7 @@
  * the T11 slice as an RGB key image, so a PACS viewer shows it next to the study. Pure: RGB bytes
  * in, Part 10 bytes out. The picture has text burned in, so BurnedInAnnotation is YES.
  */
+import { PNG } from 'pngjs';
 import { PURPOSE_SOURCE_IMAGE, RESEARCH_USE_STATEMENT } from './codes.ts';
 import { codeItem, writePart10, EXPLICIT_VR_LITTLE_ENDIAN, type NaturalDataset } from './part10.ts';
 import { patientAndStudyModules } from './modules.ts';
@@ -24,6 +25,28 @@ export interface RgbImage {
 export interface ImageReference {
   sopClassUID: string;
   sopInstanceUID: string;
+}
+
+/**
+ * Decode the model's heatmap overlay PNG (RiskResult.heatmapPng) into the RGB pixels a Secondary
+ * Capture carries. Transparent pixels are composited over black, as a viewer would show them.
+ */
+export function rgbFromPng(png: Uint8Array): RgbImage {
+  let decoded: { width: number; height: number; data: Buffer };
+  try {
+    decoded = PNG.sync.read(Buffer.from(png.buffer, png.byteOffset, png.byteLength));
+  } catch (err) {
+    throw new ReportInputError(`heatmap PNG is not readable: ${(err as Error).message}`);
+  }
+  const { width, height, data } = decoded;
+  const rgb = new Uint8Array(width * height * 3);
+  for (let i = 0, j = 0; i < width * height; i++, j += 4) {
+    const alpha = data[j + 3]! / 255;
+    rgb[i * 3] = Math.round(data[j]! * alpha);
+    rgb[i * 3 + 1] = Math.round(data[j + 1]! * alpha);
+    rgb[i * 3 + 2] = Math.round(data[j + 2]! * alpha);
+  }
+  return { rows: height, columns: width, rgb };
 }
 
 function validate(image: RgbImage, referencedT11: ImageReference, uids: { seriesInstanceUID: string; sopInstanceUID: string }, input: ReportInput): void {
