@@ -9,7 +9,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import dcmjs from 'dcmjs';
-import { Message } from 'node-hl7-client';
+import { Client, Message } from 'node-hl7-client';
 import { PNG } from 'pngjs';
 import { buildHeatmapSecondaryCapture, rgbFromPng } from '../src/report/heatmap-sc.ts';
 import { buildOruR01 } from '../src/report/oru.ts';
@@ -17,7 +17,7 @@ import { sourceContextFromDicom } from '../src/report/source-context.ts';
 import { buildMeasurementReportSr, trackingUid } from '../src/report/sr.ts';
 import type { DicomObject } from '../src/report/types.ts';
 import { isValidUid } from '../src/report/uids.ts';
-import { startOrthanc, storescu } from './peers/index.ts';
+import { startMllpListener, startOrthanc, storescu } from './peers/index.ts';
 import {
   SOURCE_CT_FILE,
   assessableAnalysis,
@@ -400,6 +400,37 @@ describe('report: objects accepted by a real PACS (Orthanc)', () => {
       assert.deepEqual(modalities, ['CT', 'OT', 'SR']);
     } finally {
       await orthanc.stop();
+    }
+  });
+});
+
+describe('report: ORU accepted by a real MLLP receiver (node-hl7-server)', () => {
+  it('UTF-8 ORU arrives intact and is acknowledged AA', async () => {
+    const input = reportInput({ ...source, patientName: 'Müller^Jörg' }, assessableAnalysis(t11Sop, { heightM: 1.62, sfi: 21.3 }), {
+      risk: riskResult('below-cutoff'),
+    });
+    const text = buildOruR01(input, ORU_HEADER);
+    const listener = await startMllpListener({ ackCode: 'AA' });
+    const client = new Client({ host: listener.host });
+    try {
+      const ack = await new Promise<string>((resolve, reject) => {
+        const timer = setTimeout(() => reject(new Error('no ACK within 10 s')), 10_000);
+        const connection = client.createConnection({ port: listener.port, waitAck: true }, async (res) => {
+          clearTimeout(timer);
+          resolve(res.getMessage().toString());
+        });
+        connection.on('connect', () => {
+          connection.sendMessage(new Message({ text })).catch(reject);
+        });
+      });
+      assert.match(ack, /MSA\|AA\|BM0001/);
+      assert.equal(listener.received.length, 1);
+      const received = new Message({ text: listener.received[0]! });
+      assert.equal(received.get('PID.5.1').toString(), 'Müller');
+      assert.equal(received.get('OBX').length, new Message({ text }).get('OBX').length);
+    } finally {
+      client.closeAll();
+      await listener.stop();
     }
   });
 });
