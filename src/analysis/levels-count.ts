@@ -1,0 +1,203 @@
+/**
+ * Vertebral numbering from rib pairs and disc spaces. Pure: no I/O, no pixels.
+ *
+ * Two independent counts:
+ *  - top-down: the uppermost rib pair is rib 1 (T1) when it is recognisably the first rib
+ *    (much shorter than the next ribs: it curves straight to the manubrium);
+ *  - bottom-up: the lowest rib pair is rib 12 (T12) when a whole rib-free vertebra (L1) is in
+ *    view below it, and is trusted on its own only when that last rib is clearly floating
+ *    (shorter than the rib above).
+ * Agreement of both counts gives a high confidence; disagreement (11 or 13 rib pairs, a cervical
+ * or lumbar rib, a missed rib) is reported and blocks the level.
+ */
+import type { LevelName } from './types.ts';
+import type { RibPair } from './levels-ribs.ts';
+
+export interface Interval {
+  /** Fractional slice indices of the disc above and below (or the FOV edge). */
+  upper: number;
+  lower: number;
+  /** True when one end is the edge of the field of view rather than a disc. */
+  partial: boolean;
+}
+
+export interface NamedInterval {
+  name: LevelName;
+  interval: number;
+  confidence: number;
+}
+
+export interface CountResult {
+  named: NamedInterval[];
+  t11Confidence: number;
+  /** Why T11 has no usable level (null when it has one). */
+  reason: string | null;
+  evidence: string[];
+}
+
+export interface CountInput {
+  intervals: Interval[];
+  pairs: RibPair[];
+  slices: number;
+  sliceMm: number;
+  /** Converts a fractional slice index to z in mm (for evidence text). */
+  zAt: (slice: number) => number;
+}
+
+const THORACIC: LevelName[] = ['T1', 'T2', 'T3', 'T4', 'T5', 'T6', 'T7', 'T8', 'T9', 'T10', 'T11', 'T12'];
+const LUMBAR: LevelName[] = ['L1', 'L2', 'L3', 'L4', 'L5'];
+
+/**
+ * Where a rib crosses the paravertebral band relative to the middle of its own vertebra, in
+ * vertebral heights (positive = more caudal). Upper ribs rise from the head to the tubercle,
+ * lower ribs fall steeply, so the crossing drifts from above the body (ribs 1-4) to below its
+ * middle (ribs 11-12). Measured on the reference chest CT, rounded and kept deliberately mild.
+ */
+function crossingShift(ribNumber: number): number {
+  if (ribNumber <= 4) return -0.6;
+  if (ribNumber <= 6) return -0.3;
+  if (ribNumber <= 10) return 0;
+  return 0.4;
+}
+
+function pairReach(p: RibPair): number {
+  return Math.max(p.right?.reachMm ?? 0, p.left?.reachMm ?? 0);
+}
+
+function fmt(z: number): string {
+  return z.toFixed(1);
+}
+
+export function countLevels(input: CountInput): CountResult {
+  const { intervals, pairs, zAt } = input;
+  const evidence: string[] = [];
+  const full = intervals.filter((iv) => !iv.partial).map((iv) => iv.lower - iv.upper);
+  const pitch = full.length ? full.sort((a, b) => a - b)[full.length >> 1]! : 24 / input.sliceMm;
+
+  const intervalOf = (slice: number): number => {
+    for (let j = 0; j < intervals.length; j++) {
+      const iv = intervals[j]!;
+      if (slice >= iv.upper && slice < iv.lower) return j;
+    }
+    return slice < 0 ? -1 : intervals.length;
+  };
+  const predictedInterval = (pairIndex: number, ribNumber: number): number =>
+    intervalOf(pairs[pairIndex]!.slice - crossingShift(ribNumber) * pitch);
+
+  const m = pairs.length;
+  evidence.push(
+    m === 0
+      ? 'no rib pair found beside the spine'
+      : `${m} rib pair(s) found beside the spine at z ${pairs.map((p) => fmt(zAt(p.slice))).join(', ')} mm` +
+          ` (${pairs.filter((p) => p.right && p.left).length} bilateral)`,
+  );
+  if (m === 0) return { named: [], t11Confidence: 0, reason: 'no ribs found: the vertebral level cannot be counted', evidence };
+
+  // ---- top-down: is the uppermost pair rib 1?
+  let topDown: number[] | null = null;
+  const first = pairs[0]!;
+  const nextReach = pairs.slice(1, 3).map(pairReach);
+  if (m >= 3 && nextReach.length === 2 && pairReach(first) <= 0.8 * Math.min(...nextReach)) {
+    topDown = pairs.map((_, i) => i + 1);
+    evidence.push(
+      `top-down: uppermost rib pair at z ${fmt(zAt(first.slice))} is short (reaches ${Math.round(pairReach(first))} mm vs ` +
+        `${nextReach.map(Math.round).join('/')} mm below), read as the first rib: T1`,
+    );
+  } else {
+    evidence.push('top-down count not possible: the first rib is not in view or not recognisable');
+  }
+
+  // ---- bottom-up: is the lowest pair rib 12, with a rib-free L1 fully in view below it?
+  let bottomUp: number[] | null = null;
+  let lastRibFloating = false;
+  const last = pairs[m - 1]!;
+  const lastInterval = predictedInterval(m - 1, 12);
+  const below = intervals[lastInterval + 1];
+  if (lastInterval >= 0 && lastInterval < intervals.length && below && !below.partial) {
+    bottomUp = pairs.map((_, i) => 12 - (m - 1 - i));
+    const above = m >= 2 ? pairReach(pairs[m - 2]!) : Infinity;
+    lastRibFloating = pairReach(last) <= 0.8 * above;
+    evidence.push(
+      `bottom-up: lowest rib pair at z ${fmt(zAt(last.slice))} (reaches ${Math.round(pairReach(last))} mm` +
+        `${lastRibFloating ? ', short floating rib' : ', not shorter than the rib above'}${last.right && last.left ? '' : ', one side only'})` +
+        ` read as rib 12; the vertebra below (z ${fmt(zAt(below.upper))} to ${fmt(zAt(below.lower))}) carries no rib: L1`,
+    );
+  } else {
+    evidence.push('bottom-up count not possible: no whole rib-free vertebra in view below the lowest rib pair');
+  }
+
+  // ---- consistency: consecutive rib pairs on consecutive vertebrae, regular spacing.
+  const consistencyOf = (numbers: number[]): { ok: boolean; note: string } => {
+    const iv = numbers.map((n, i) => predictedInterval(i, n));
+    let breaks = 0;
+    for (let i = 1; i < iv.length; i++) if (iv[i]! - iv[i - 1]! !== 1) breaks++;
+    for (let i = 1; i < m; i++) {
+      const gap = pairs[i]!.slice - pairs[i - 1]!.slice;
+      if (gap < 0.55 * pitch || gap > 1.6 * pitch) breaks++;
+    }
+    return { ok: breaks === 0, note: breaks === 0 ? 'one rib pair per vertebra' : `${breaks} irregularities between rib pairs and disc spaces` };
+  };
+
+  let numbers: number[] | null = null;
+  let confidence = 0;
+  let reason: string | null = null;
+  if (topDown && bottomUp) {
+    if (m === 12) {
+      numbers = topDown;
+      const c = consistencyOf(numbers);
+      confidence = c.ok ? 0.95 : 0.5;
+      evidence.push(`top-down and bottom-up counts agree (12 rib pairs); ${c.note}`);
+      if (!c.ok) reason = 'vertebral boundaries do not match the rib pairs: level uncertain';
+    } else {
+      confidence = 0.2;
+      evidence.push(`top-down and bottom-up counts disagree: ${m} rib pairs between the first rib and the first rib-free vertebra (12 expected)`);
+      reason = `rib counts disagree (${m} rib pairs, 12 expected): possible 11 or 13 rib pairs or a transitional vertebra`;
+    }
+  } else if (bottomUp) {
+    numbers = bottomUp;
+    const c = consistencyOf(numbers);
+    const bilateral = !!(last.right && last.left);
+    confidence = c.ok && lastRibFloating && bilateral ? 0.75 : 0.45;
+    evidence.push(`bottom-up count only (top of the thorax not counted); ${c.note}`);
+    if (confidence < 0.6) {
+      reason = lastRibFloating
+        ? 'lowest rib pair not clearly identified on both sides: T12 not confirmed'
+        : 'lowest rib pair is not clearly a floating 12th rib: a missed short rib cannot be excluded';
+    }
+  } else if (topDown) {
+    numbers = topDown;
+    const c = consistencyOf(numbers);
+    confidence = c.ok ? 0.75 : 0.4;
+    evidence.push(`top-down count only (T12/L1 not confirmed); ${c.note}`);
+    if (!c.ok) reason = 'rib pairs and disc spaces do not match: count from T1 uncertain';
+  } else {
+    reason = 'neither the first rib (T1) nor the last rib-bearing vertebra (T12) could be identified';
+  }
+
+  const named: NamedInterval[] = [];
+  if (numbers) {
+    const byName = new Map<LevelName, number>();
+    numbers.forEach((n, i) => {
+      const name = THORACIC[n - 1];
+      if (name) byName.set(name, predictedInterval(i, n));
+    });
+    if (bottomUp || (topDown && m === 12)) {
+      const t12 = byName.get('T12');
+      if (t12 !== undefined) LUMBAR.forEach((name, i) => byName.set(name, t12 + 1 + i));
+    }
+    for (const [name, interval] of byName) {
+      if (interval < 0 || interval >= intervals.length) continue;
+      named.push({ name, interval, confidence });
+    }
+    if (!reason) {
+      const t11 = byName.get('T11');
+      const iv = t11 === undefined ? undefined : intervals[t11];
+      if (t11 === undefined) {
+        const lowest = numbers[numbers.length - 1]!;
+        reason = lowest < 11 ? `T11 not in view (rib count ends at T${lowest})` : 'T11 not in view (above the field of view)';
+      } else if (!iv) reason = 'T11 not in view';
+      else if (iv.partial) reason = 'T11 only partly in view';
+    }
+  }
+  return { named, t11Confidence: confidence, reason, evidence };
+}

@@ -1,0 +1,258 @@
+/**
+ * Rib detection for vertebral level counting. Pure: no I/O.
+ *
+ * A rib is a bony structure lateral to the spine that reaches far from it (a transverse process
+ * does not), found as a 3-D connected component of bone in the paravertebral/posterior region
+ * (the spine itself, its facet joints and everything anterior are cut away, so the ribs of one
+ * side do not join through the vertebrae). Each rib is located where it passes the medial band,
+ * 30-42 mm from the body centre, i.e. at its neck/tubercle beside its own vertebra: that
+ * crossing's head-foot position tells which vertebra the rib belongs to.
+ */
+import type { WorkGrid } from './levels-grid.ts';
+import type { SpineTrack } from './levels-spine.ts';
+
+export type Side = 'right' | 'left';
+
+export interface RibCrossing {
+  side: Side;
+  /** Fractional slice index of the centre of the crossing. */
+  slice: number;
+  firstSlice: number;
+  lastSlice: number;
+  /** How far from the body centre the rib's component reaches, mm. */
+  reachMm: number;
+  /** True when the crossing touches the first or last slice (its centre is uncertain). */
+  atEdge: boolean;
+}
+
+export interface RibPair {
+  /** Fractional slice index (mean of the sides present). */
+  slice: number;
+  right: RibCrossing | null;
+  left: RibCrossing | null;
+}
+
+const BONE_HU = 200;
+const EXCLUDE_LATERAL_MM = 30;
+const BAND_MAX_MM = 42;
+/** A component that reaches this far from the body centre is a rib, not a transverse process. */
+const RIB_REACH_MM = 55;
+/** A rib crosses the band over at most this height (10-15 mm, up to ~30 mm for steep lower ribs); taller runs are two ribs touching. */
+const MAX_CROSSING_MM = 32;
+
+export interface RibFinding {
+  crossings: RibCrossing[];
+  pairs: RibPair[];
+  /** Warnings about structures that could not be read as single ribs. */
+  warnings: string[];
+}
+
+/** Diagnostics hook for development: receives the component labels. */
+export function findRibs(grid: WorkGrid, track: SpineTrack, debugSink?: { label?: Int32Array }): RibFinding {
+  const { rows, columns: cols, slices, hu, bodyMask } = grid;
+  const plane = rows * cols;
+  const [rowMm, colMm] = grid.pixelMm;
+  const sign = grid.posteriorRowSign;
+
+  // 1. Candidate bone: lateral enough, not anterior of the vertebral body centre line.
+  const region = new Uint8Array(plane * slices);
+  const lateralOf = new Float32Array(plane * slices);
+  for (let k = 0; k < slices; k++) {
+    const br = track.bodyRow[k]!;
+    const bc = track.bodyCol[k]!;
+    if (!Number.isFinite(br)) continue;
+    const base = k * plane;
+    for (let r = 0; r < rows; r++) {
+      const antMm = (r - br) * sign * rowMm;
+      if (antMm < -10) continue;
+      for (let c = 0; c < cols; c++) {
+        const p = base + r * cols + c;
+        if (hu[p]! <= BONE_HU || !bodyMask[p]) continue;
+        const lat = (c - bc) * colMm;
+        if (Math.abs(lat) < EXCLUDE_LATERAL_MM) continue;
+        region[p] = 1;
+        lateralOf[p] = lat;
+      }
+    }
+  }
+
+  // 2. 3-D components (6-connected) and how far each reaches laterally.
+  const label = new Int32Array(plane * slices);
+  const reach: number[] = [0];
+  const stack: number[] = [];
+  let next = 0;
+  for (let p0 = 0; p0 < region.length; p0++) {
+    if (!region[p0] || label[p0]) continue;
+    next++;
+    let maxLat = 0;
+    label[p0] = next;
+    stack.push(p0);
+    while (stack.length) {
+      const p = stack.pop()!;
+      const lat = Math.abs(lateralOf[p]!);
+      if (lat > maxLat) maxLat = lat;
+      const k = (p / plane) | 0;
+      const rem = p - k * plane;
+      const r = (rem / cols) | 0;
+      const c = rem - r * cols;
+      if (c > 0) push(p - 1);
+      if (c < cols - 1) push(p + 1);
+      if (r > 0) push(p - cols);
+      if (r < rows - 1) push(p + cols);
+      if (k > 0) push(p - plane);
+      if (k < slices - 1) push(p + plane);
+    }
+    reach.push(maxLat);
+  }
+  function push(q: number): void {
+    if (region[q] && !label[q]) {
+      label[q] = next;
+      stack.push(q);
+    }
+  }
+
+  // 3. Per side and slice: rib voxels inside the medial band.
+  const crossings: RibCrossing[] = [];
+  const warnings: string[] = [];
+  for (const side of ['right', 'left'] as Side[]) {
+    // Patient right is image left (column decreasing) for standard axial orientation; the side
+    // label is for evidence text only, counting treats both sides the same.
+    const sideSign = side === 'right' ? -1 : 1;
+    const occupancy = new Float64Array(slices);
+    const countsBySlice: Map<number, number>[] = Array.from({ length: slices }, () => new Map<number, number>());
+    for (let k = 0; k < slices; k++) {
+      const base = k * plane;
+      const bc = track.bodyCol[k]!;
+      if (!Number.isFinite(bc)) continue;
+      const cA = Math.round(bc + (sideSign * EXCLUDE_LATERAL_MM) / colMm);
+      const cB = Math.round(bc + (sideSign * BAND_MAX_MM) / colMm);
+      const lo = Math.max(0, Math.min(cA, cB));
+      const hi = Math.min(cols - 1, Math.max(cA, cB));
+      for (let r = 0; r < rows; r++) {
+        for (let c = lo; c <= hi; c++) {
+          const p = base + r * cols + c;
+          const l = label[p]!;
+          if (!l) continue;
+          const lat = lateralOf[p]! * sideSign;
+          if (lat < EXCLUDE_LATERAL_MM || lat > BAND_MAX_MM) continue;
+          const rch = reach[l]!;
+          if (rch < RIB_REACH_MM) continue;
+          occupancy[k]! += 1;
+          const counts = countsBySlice[k]!;
+          counts.set(l, (counts.get(l) ?? 0) + 1);
+        }
+      }
+    }
+    for (const run of ribRuns(occupancy, countsBySlice, grid.sliceMm)) {
+      const tallMm = (run.last - run.first + 1) * grid.sliceMm;
+      const parts = tallMm > MAX_CROSSING_MM ? splitRun(occupancy, run, grid.sliceMm) : [run];
+      // Reach of the rib itself, not of another rib overlapping it in a few slices.
+      const runReach = reach[run.label]!;
+      if (parts.length === 1 && tallMm > MAX_CROSSING_MM) {
+        warnings.push(`a ${Math.round(tallMm)} mm tall bony structure beside the spine (${side}) could not be separated into ribs`);
+      }
+      for (const part of parts) {
+        let sw = 0;
+        let s = 0;
+        for (let k = part.first; k <= part.last; k++) {
+          sw += occupancy[k]!;
+          s += occupancy[k]! * k;
+
+        }
+        crossings.push({
+          side,
+          slice: s / sw,
+          firstSlice: part.first,
+          lastSlice: part.last,
+          reachMm: runReach,
+          atEdge: part.first === 0 || part.last === slices - 1,
+        });
+      }
+    }
+  }
+  crossings.sort((a, b) => a.slice - b.slice);
+  if (debugSink) debugSink.label = label;
+  return { crossings, pairs: pairCrossings(crossings, grid.sliceMm), warnings };
+}
+
+interface Run {
+  first: number;
+  last: number;
+}
+
+/**
+ * Runs of slices where one rib (one 3-D component) occupies the band. Neighbouring ribs touching
+ * in the band are told apart by their component; a steep rib that leaves the band for a slice
+ * or two (<= 2.5 mm) and comes back stays one run.
+ */
+function ribRuns(occ: Float64Array, counts: Map<number, number>[], sliceMm: number): (Run & { label: number })[] {
+  const minCount = 2;
+  const bridge = Math.max(1, Math.floor(2.5 / sliceMm));
+  const runs: (Run & { label: number })[] = [];
+  let gap = 0;
+  for (let k = 0; k < occ.length; k++) {
+    if (occ[k]! < minCount) {
+      gap++;
+      continue;
+    }
+    let label = 0;
+    let best = 0;
+    for (const [l, n] of counts[k]!) {
+      if (n > best) {
+        best = n;
+        label = l;
+      }
+    }
+    const cur = runs[runs.length - 1];
+    if (cur && cur.label === label && gap <= bridge) cur.last = k;
+    else runs.push({ first: k, last: k, label });
+    gap = 0;
+  }
+  return runs;
+}
+
+/** Split a too-tall run at its thinnest slices (two ribs touching in the band). */
+function splitRun(occ: Float64Array, run: Run, sliceMm: number): Run[] {
+  const minPart = Math.max(2, Math.round(6 / sliceMm));
+  let bestK = -1;
+  let bestV = Infinity;
+  for (let k = run.first + minPart; k <= run.last - minPart; k++) {
+    if (occ[k]! < bestV) {
+      bestV = occ[k]!;
+      bestK = k;
+    }
+  }
+  if (bestK < 0) return [run];
+  const parts = [
+    { first: run.first, last: bestK - 1 },
+    { first: bestK + 1, last: run.last },
+  ];
+  return parts.flatMap((p) => ((p.last - p.first + 1) * sliceMm > MAX_CROSSING_MM ? splitRun(occ, p, sliceMm) : [p]));
+}
+
+/** Pair right and left crossings at about the same height (a rib pair articulates with one vertebra). */
+export function pairCrossings(crossings: RibCrossing[], sliceMm: number): RibPair[] {
+  const right = crossings.filter((c) => c.side === 'right');
+  const left = crossings.filter((c) => c.side === 'left');
+  // Two crossings of one pair can differ by more than a few mm (asymmetric steep lower ribs), but
+  // never by as much as the spacing of consecutive ribs on one side.
+  const gaps: number[] = [];
+  for (const list of [right, left]) for (let i = 1; i < list.length; i++) gaps.push(list[i]!.slice - list[i - 1]!.slice);
+  const spacing = gaps.length ? gaps.sort((a, b) => a - b)[gaps.length >> 1]! : 22 / sliceMm;
+  const maxDz = Math.min(0.7 * spacing, 18 / sliceMm);
+  const usedLeft = new Set<RibCrossing>();
+  const pairs: RibPair[] = [];
+  for (const r of right) {
+    let best: RibCrossing | null = null;
+    for (const l of left) {
+      if (usedLeft.has(l)) continue;
+      const d = Math.abs(l.slice - r.slice);
+      if (d <= maxDz && (!best || d < Math.abs(best.slice - r.slice))) best = l;
+    }
+    if (best) usedLeft.add(best);
+    pairs.push({ slice: best ? (r.slice + best.slice) / 2 : r.slice, right: r, left: best });
+  }
+  for (const l of left) if (!usedLeft.has(l)) pairs.push({ slice: l.slice, right: null, left: l });
+  pairs.sort((a, b) => a.slice - b.slice);
+  return pairs;
+}

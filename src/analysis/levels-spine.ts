@@ -1,0 +1,344 @@
+/**
+ * Spine centre line: where the vertebral bodies are in every slice, and the intensity profile
+ * along the body centre line from which the discs are found. Pure: no I/O.
+ *
+ * Why persistence: along a short head-foot slab, the spine is the one bony structure that stays
+ * in the same place (ribs, scapulae and the sternum move or lie elsewhere), so "bone in most
+ * slices of the slab, near the midline, in the posterior half of the body" finds it without
+ * any prior about the scanner or the field of view.
+ */
+import type { WorkGrid } from './levels-grid.ts';
+
+export interface SpineTrack {
+  /** Per slice: vertebral body centre on the work grid (fractional row/column). NaN when unknown. */
+  bodyRow: Float64Array;
+  bodyCol: Float64Array;
+  /** Per slice: estimated vertebral body radius in mm (depth of the body from the distance transform). */
+  bodyRadiusMm: Float64Array;
+  /** How many anchor slabs found a spine; the others were interpolated. */
+  anchorsFound: number;
+  anchorsTotal: number;
+}
+
+const BONE_HU = 200;
+/** Mean HU over a slab above which a voxel is counted as vertebral body (trabecular bone + discs averaged). */
+const SLAB_BODY_HU = 90;
+const ANCHOR_STEP_MM = 6;
+const SLAB_HALF_MM = 15;
+
+interface Anchor {
+  slice: number;
+  found: boolean;
+  row: number;
+  col: number;
+  radiusMm: number;
+}
+
+export function trackSpine(grid: WorkGrid): SpineTrack {
+  const { slices } = grid;
+  const step = Math.max(1, Math.round(ANCHOR_STEP_MM / grid.sliceMm));
+  const anchors: Anchor[] = [];
+  for (let k = Math.min(Math.floor(step / 2), slices - 1); k < slices; k += step) anchors.push(findAnchor(grid, k));
+  if (anchors.length === 0) anchors.push(findAnchor(grid, 0));
+  rejectOutliers(anchors, grid);
+
+  const bodyRow = new Float64Array(slices).fill(NaN);
+  const bodyCol = new Float64Array(slices).fill(NaN);
+  const bodyRadiusMm = new Float64Array(slices).fill(NaN);
+  const good = anchors.filter((a) => a.found);
+  if (good.length > 0) {
+    for (let k = 0; k < slices; k++) {
+      // Linear interpolation between found anchors, constant beyond the ends.
+      let j = 0;
+      while (j < good.length - 1 && good[j + 1]!.slice <= k) j++;
+      const a = good[j]!;
+      const b = good[Math.min(j + 1, good.length - 1)]!;
+      const t = b.slice === a.slice ? 0 : Math.min(1, Math.max(0, (k - a.slice) / (b.slice - a.slice)));
+      bodyRow[k] = a.row + t * (b.row - a.row);
+      bodyCol[k] = a.col + t * (b.col - a.col);
+      bodyRadiusMm[k] = a.radiusMm + t * (b.radiusMm - a.radiusMm);
+    }
+  }
+  return { bodyRow, bodyCol, bodyRadiusMm, anchorsFound: good.length, anchorsTotal: anchors.length };
+}
+
+function findAnchor(grid: WorkGrid, k: number): Anchor {
+  const { rows, columns: cols, slices, hu, bodyMask } = grid;
+  const plane = rows * cols;
+  const none: Anchor = { slice: k, found: false, row: NaN, col: NaN, radiusMm: NaN };
+  const outline = grid.body[k]!;
+  if (!outline.found) return none;
+  const half = Math.max(1, Math.round(SLAB_HALF_MM / grid.sliceMm));
+  const k0 = Math.max(0, k - half);
+  const k1 = Math.min(slices - 1, k + half);
+  const persist = new Float32Array(plane);
+  const meanHu = new Float32Array(plane);
+  for (let s = k0; s <= k1; s++) {
+    const base = s * plane;
+    for (let p = 0; p < plane; p++) {
+      const v = hu[base + p]!;
+      if (v > BONE_HU && bodyMask[base + p]) persist[p]! += 1;
+      meanHu[p]! += v < -200 ? -200 : v > 1000 ? 1000 : v;
+    }
+  }
+  const count = k1 - k0 + 1;
+  for (let p = 0; p < plane; p++) meanHu[p]! /= count;
+
+  // Box-filter the persistence so a whole vertebra outranks a thin persistent line (table edge, rib).
+  const boxR = Math.max(1, Math.round(5 / grid.pixelMm[0]));
+  const boxC = Math.max(1, Math.round(5 / grid.pixelMm[1]));
+  const smooth = boxFilter(persist, rows, cols, boxR, boxC);
+
+  const width = outline.maxCol - outline.minCol;
+  const depth = outline.maxRow - outline.minRow;
+  const postSign = grid.posteriorRowSign;
+  let bestP = -1;
+  let bestVal = 0;
+  for (let r = outline.minRow; r <= outline.maxRow; r++) {
+    // Posterior half of the body: the sternum and anterior structures are never the spine.
+    if ((r - outline.centreRow) * postSign < -0.05 * depth) continue;
+    for (let c = outline.minCol; c <= outline.maxCol; c++) {
+      if (Math.abs(c - outline.centreCol) > 0.2 * width) continue;
+      const p = r * cols + c;
+      const v = smooth[p]!;
+      if (v > bestVal) {
+        bestVal = v;
+        bestP = p;
+      }
+    }
+  }
+  // At least ~40 % bone occupancy over the box and the slab: otherwise there is no spine here.
+  if (bestP < 0 || bestVal < 0.4 * count) return none;
+  const spineRow = (bestP / cols) | 0;
+  const spineCol = bestP - spineRow * cols;
+
+  // Vertebral body = the thickest bony structure next to the spine point: deepest point of the
+  // distance transform of the slab-mean bone mask (posterior elements and ribs are thin).
+  const winR = Math.round(45 / grid.pixelMm[0]);
+  const winC = Math.round(45 / grid.pixelMm[1]);
+  const r0 = Math.max(0, spineRow - winR);
+  const r1 = Math.min(rows - 1, spineRow + winR);
+  const c0 = Math.max(0, spineCol - winC);
+  const c1 = Math.min(cols - 1, spineCol + winC);
+  const wr = r1 - r0 + 1;
+  const wc = c1 - c0 + 1;
+  const mask = new Uint8Array(wr * wc);
+  for (let r = r0; r <= r1; r++) for (let c = c0; c <= c1; c++) mask[(r - r0) * wc + (c - c0)] = meanHu[r * cols + c]! > SLAB_BODY_HU ? 1 : 0;
+  const dist = chamferDistanceMm(mask, wr, wc, grid.pixelMm[0], grid.pixelMm[1]);
+  // The body lies anterior to the canal and the posterior elements: search mostly anteriorly.
+  const antDr = Math.round(40 / grid.pixelMm[0]);
+  const postDr = Math.round(10 / grid.pixelMm[0]);
+  const sign = grid.posteriorRowSign;
+  const ra = sign > 0 ? spineRow - antDr : spineRow - postDr;
+  const rb = sign > 0 ? spineRow + postDr : spineRow + antDr;
+  const maxDc = Math.round(15 / grid.pixelMm[1]);
+  let bestD = 0;
+  let bodyRow = NaN;
+  let bodyCol = NaN;
+  for (let r = Math.max(r0, ra); r <= Math.min(r1, rb); r++) {
+    for (let c = Math.max(c0, spineCol - maxDc); c <= Math.min(c1, spineCol + maxDc); c++) {
+      const d = dist[(r - r0) * wc + (c - c0)]!;
+      if (d > bestD) {
+        bestD = d;
+        bodyRow = r;
+        bodyCol = c;
+      }
+    }
+  }
+  // A vertebral body is at least ~8 mm deep (radius) even in a child; less is a rib or lamina.
+  if (bestD < 6) return none;
+  return { slice: k, found: true, row: bodyRow, col: bodyCol, radiusMm: bestD };
+}
+
+/** Drop anchors that jump away from their neighbours (a single bad slab must not bend the track). */
+function rejectOutliers(anchors: Anchor[], grid: WorkGrid): void {
+  const limitMm = 15;
+  for (let i = 0; i < anchors.length; i++) {
+    const a = anchors[i]!;
+    if (!a.found) continue;
+    const neigh = [anchors[i - 2], anchors[i - 1], anchors[i + 1], anchors[i + 2]].filter((x): x is Anchor => !!x && x.found);
+    if (neigh.length < 2) continue;
+    const medRow = median(neigh.map((x) => x.row));
+    const medCol = median(neigh.map((x) => x.col));
+    const dRow = (a.row - medRow) * grid.pixelMm[0];
+    const dCol = (a.col - medCol) * grid.pixelMm[1];
+    if (Math.hypot(dRow, dCol) > limitMm) a.found = false;
+  }
+}
+
+export function median(values: number[]): number {
+  const s = values.slice().sort((x, y) => x - y);
+  const m = s.length >> 1;
+  return s.length % 2 ? s[m]! : (s[m - 1]! + s[m]!) / 2;
+}
+
+/** Mean over a (2*hr+1) x (2*hc+1) box, via an integral image. */
+export function boxFilter(src: Float32Array, rows: number, cols: number, hr: number, hc: number): Float32Array {
+  const integral = new Float64Array((rows + 1) * (cols + 1));
+  for (let r = 0; r < rows; r++) {
+    let rowSum = 0;
+    for (let c = 0; c < cols; c++) {
+      rowSum += src[r * cols + c]!;
+      integral[(r + 1) * (cols + 1) + c + 1] = integral[r * (cols + 1) + c + 1]! + rowSum;
+    }
+  }
+  const out = new Float32Array(rows * cols);
+  for (let r = 0; r < rows; r++) {
+    const ra = Math.max(0, r - hr);
+    const rb = Math.min(rows, r + hr + 1);
+    for (let c = 0; c < cols; c++) {
+      const ca = Math.max(0, c - hc);
+      const cb = Math.min(cols, c + hc + 1);
+      const s =
+        integral[rb * (cols + 1) + cb]! - integral[ra * (cols + 1) + cb]! - integral[rb * (cols + 1) + ca]! + integral[ra * (cols + 1) + ca]!;
+      out[r * cols + c] = s / ((rb - ra) * (cb - ca));
+    }
+  }
+  return out;
+}
+
+/** Two-pass chamfer distance (mm) from each foreground pixel to the nearest background pixel or the edge. */
+export function chamferDistanceMm(mask: Uint8Array, rows: number, cols: number, rowMm: number, colMm: number): Float32Array {
+  const diag = Math.hypot(rowMm, colMm);
+  const d = new Float32Array(rows * cols);
+  const inf = 1e9;
+  for (let i = 0; i < d.length; i++) d[i] = mask[i] ? inf : 0;
+  const at = (r: number, c: number): number => (r < 0 || c < 0 || r >= rows || c >= cols ? 0 : d[r * cols + c]!);
+  for (let r = 0; r < rows; r++) {
+    for (let c = 0; c < cols; c++) {
+      const i = r * cols + c;
+      if (!mask[i]) continue;
+      d[i] = Math.min(d[i]!, at(r - 1, c) + rowMm, at(r, c - 1) + colMm, at(r - 1, c - 1) + diag, at(r - 1, c + 1) + diag);
+    }
+  }
+  for (let r = rows - 1; r >= 0; r--) {
+    for (let c = cols - 1; c >= 0; c--) {
+      const i = r * cols + c;
+      if (!mask[i]) continue;
+      d[i] = Math.min(d[i]!, at(r + 1, c) + rowMm, at(r, c + 1) + colMm, at(r + 1, c + 1) + diag, at(r + 1, c - 1) + diag);
+    }
+  }
+  return d;
+}
+
+/**
+ * Mean HU in a small disc at the vertebral body centre of every slice. Bodies (trabecular bone
+ * and endplates) are bright, discs (and vacuum phenomena) dark, so discs are the profile's minima.
+ */
+export function bodyCentreProfile(grid: WorkGrid, track: SpineTrack): Float64Array {
+  const { rows, columns: cols, slices, hu } = grid;
+  const plane = rows * cols;
+  const out = new Float64Array(slices).fill(NaN);
+  for (let k = 0; k < slices; k++) {
+    const rc = track.bodyRow[k]!;
+    const cc = track.bodyCol[k]!;
+    if (!Number.isFinite(rc)) continue;
+    const radiusMm = Math.min(9, Math.max(4, 0.5 * track.bodyRadiusMm[k]!));
+    const hr = Math.ceil(radiusMm / grid.pixelMm[0]);
+    const hc = Math.ceil(radiusMm / grid.pixelMm[1]);
+    let sum = 0;
+    let n = 0;
+    for (let r = Math.round(rc) - hr; r <= Math.round(rc) + hr; r++) {
+      if (r < 0 || r >= rows) continue;
+      for (let c = Math.round(cc) - hc; c <= Math.round(cc) + hc; c++) {
+        if (c < 0 || c >= cols) continue;
+        const dy = (r - rc) * grid.pixelMm[0];
+        const dx = (c - cc) * grid.pixelMm[1];
+        if (dx * dx + dy * dy > radiusMm * radiusMm) continue;
+        const v = hu[k * plane + r * cols + c]!;
+        sum += v < -200 ? -200 : v > 1000 ? 1000 : v;
+        n++;
+      }
+    }
+    if (n > 0) out[k] = sum / n;
+  }
+  return out;
+}
+
+export interface DiscFinding {
+  /** Fractional slice indices of disc centres, head first. */
+  discSlices: number[];
+  /** Strength of each disc (smoothed gradient energy, HU/mm), same order. */
+  strength: number[];
+  /** Per slice boundary feature (for diagnostics). */
+  feature: Float64Array;
+}
+
+/**
+ * Discs along the body centre profile. Why gradient energy rather than profile minima: in young
+ * spines the disc is darker than trabecular bone, but in osteopenic spines trabecular bone is as
+ * dark as the disc and only the sclerotic endplates around it stand out. Both patterns give a
+ * burst of head-foot intensity change centred on the disc, while the body interior is flat.
+ */
+export function findDiscs(profile: Float64Array, sliceMm: number): DiscFinding {
+  const n = profile.length;
+  const filled = fillGaps(profile);
+  const grad = new Float64Array(n);
+  for (let k = 0; k < n; k++) {
+    const a = filled[Math.max(0, k - 1)]!;
+    const b = filled[Math.min(n - 1, k + 1)]!;
+    const span = (Math.min(n - 1, k + 1) - Math.max(0, k - 1)) * sliceMm;
+    grad[k] = span > 0 ? Math.abs(b - a) / span : 0;
+  }
+  const feature = gaussianSmooth(grad, 2.5 / sliceMm);
+  for (let k = 0; k < n; k++) if (!Number.isFinite(profile[k]!)) feature[k] = 0;
+
+  // Non-maximum suppression: discs are at least ~13 mm apart even in the upper thoracic spine.
+  const minSep = 13 / sliceMm;
+  const candidates: number[] = [];
+  for (let k = 1; k < n - 1; k++) {
+    if (feature[k]! > 0 && feature[k]! >= feature[k - 1]! && feature[k]! > feature[k + 1]!) candidates.push(k);
+  }
+  candidates.sort((a, b) => feature[b]! - feature[a]!);
+  const kept: number[] = [];
+  for (const k of candidates) if (kept.every((j) => Math.abs(j - k) >= minSep)) kept.push(k);
+  // Weak bumps inside a body are texture: keep peaks of at least a third of the typical disc.
+  const typical = kept.length ? median(kept.slice(0, Math.max(3, Math.ceil(kept.length / 2))).map((k) => feature[k]!)) : 0;
+  const discs = kept.filter((k) => feature[k]! >= typical / 3).sort((a, b) => a - b);
+  return { discSlices: discs.map((k) => refinePeak(feature, k)), strength: discs.map((k) => feature[k]!), feature };
+}
+
+function refinePeak(f: Float64Array, k: number): number {
+  const a = f[k - 1] ?? f[k]!;
+  const b = f[k]!;
+  const c = f[k + 1] ?? f[k]!;
+  const den = a - 2 * b + c;
+  return den < 0 ? k + Math.max(-0.5, Math.min(0.5, (0.5 * (a - c)) / den)) : k;
+}
+
+function fillGaps(x: Float64Array): Float64Array {
+  const out = Float64Array.from(x);
+  let last = NaN;
+  for (let k = 0; k < out.length; k++) {
+    if (Number.isFinite(out[k]!)) last = out[k]!;
+    else out[k] = last;
+  }
+  last = NaN;
+  for (let k = out.length - 1; k >= 0; k--) {
+    if (Number.isFinite(out[k]!)) last = out[k]!;
+    else out[k] = last;
+  }
+  for (let k = 0; k < out.length; k++) if (!Number.isFinite(out[k]!)) out[k] = 0;
+  return out;
+}
+
+export function gaussianSmooth(x: Float64Array, sigma: number): Float64Array {
+  const n = x.length;
+  if (sigma < 0.3) return Float64Array.from(x);
+  const h = Math.ceil(3 * sigma);
+  const w: number[] = [];
+  for (let i = -h; i <= h; i++) w.push(Math.exp(-(i * i) / (2 * sigma * sigma)));
+  const out = new Float64Array(n);
+  for (let k = 0; k < n; k++) {
+    let s = 0;
+    let ws = 0;
+    for (let i = -h; i <= h; i++) {
+      const j = k + i;
+      if (j < 0 || j >= n) continue;
+      s += w[i + h]! * x[j]!;
+      ws += w[i + h]!;
+    }
+    out[k] = s / ws;
+  }
+  return out;
+}

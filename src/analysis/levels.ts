@@ -1,0 +1,120 @@
+/**
+ * Automatic vertebral level finder (T1..T12, L1..L2 when in view; T11 is what the product needs).
+ * Pure: no I/O. Pipeline:
+ *   work grid (~1.4 mm) -> spine centre line -> disc spaces (vertebral body extents)
+ *   -> rib pairs beside the spine -> rib counts top-down (from the first rib) and bottom-up
+ *   (from the last, floating rib above a rib-free L1) -> named vertebrae with confidence.
+ * Never guesses: when T11 is out of view, cut by the field of view, or the counts are missing
+ * or disagree, T11 is "not assessable" with a plain reason.
+ */
+import type { CtVolume, LevelFinding, LevelName, VertebralLevel } from './types.ts';
+import { buildWorkGrid, LevelInputError } from './levels-grid.ts';
+import { bodyCentreProfile, findDiscs, trackSpine } from './levels-spine.ts';
+import { findRibs } from './levels-ribs.ts';
+import { countLevels, type Interval } from './levels-count.ts';
+
+export const LEVEL_FINDER_VERSION = 'bonemet-levels 0.1.0';
+export const DEFAULT_MIN_T11_CONFIDENCE = 0.6;
+
+export interface LevelFinderOptions {
+  /** T11 below this confidence is not used for measurement (default 0.6). */
+  minT11Confidence?: number;
+}
+
+export function findVertebralLevels(volume: CtVolume, options: LevelFinderOptions = {}): LevelFinding {
+  const minConfidence = options.minT11Confidence ?? DEFAULT_MIN_T11_CONFIDENCE;
+  const notAssessable = (reason: string, evidence: string[] = []): LevelFinding => ({
+    t11Assessable: false,
+    reason,
+    levels: {},
+    evidence,
+    algorithmVersion: LEVEL_FINDER_VERSION,
+  });
+
+  let grid;
+  try {
+    grid = buildWorkGrid(volume);
+  } catch (e) {
+    if (e instanceof LevelInputError) return notAssessable(e.message);
+    throw e;
+  }
+  const evidence: string[] = [];
+  const extentMm = Math.abs(grid.zMm[grid.slices - 1]! - grid.zMm[0]!);
+  if (grid.slices < 3) return notAssessable('too few slices to find vertebral levels');
+
+  const track = trackSpine(grid);
+  evidence.push(`spine found in ${track.anchorsFound} of ${track.anchorsTotal} slabs over ${extentMm.toFixed(0)} mm`);
+  if (track.anchorsFound === 0) return notAssessable('spine not found in the field of view', evidence);
+
+  const profile = bodyCentreProfile(grid, track);
+  const discs = findDiscs(profile, grid.sliceMm);
+  const zAt = (slice: number): number => interpolateZ(grid.zMm, slice);
+  evidence.push(
+    `${discs.discSlices.length} disc space(s) at z ${discs.discSlices.map((k) => zAt(k).toFixed(1)).join(', ') || '-'} mm`,
+  );
+  const intervals = intervalsFromDiscs(discs.discSlices, grid.slices, grid.sliceMm);
+
+  const ribs = findRibs(grid, track);
+  evidence.push(...ribs.warnings);
+  const counted = countLevels({ intervals, pairs: ribs.pairs, slices: grid.slices, sliceMm: grid.sliceMm, zAt });
+  evidence.push(...counted.evidence);
+
+  const levels: Partial<Record<LevelName, VertebralLevel>> = {};
+  for (const n of counted.named) {
+    const iv = intervals[n.interval]!;
+    levels[n.name] = toLevel(volume, n.name, iv, n.confidence, grid.sliceMm);
+  }
+  let reason = counted.reason;
+  const t11 = levels.T11;
+  if (!reason && (!t11 || t11.confidence < minConfidence)) {
+    reason = `T11 level confidence ${counted.t11Confidence.toFixed(2)} is below the required ${minConfidence.toFixed(2)}`;
+  }
+  if (t11 && !reason) evidence.push(`T11 at z ${t11.zMm.toFixed(1)} mm (slices ${t11.sliceRange[0]}-${t11.sliceRange[1]}), confidence ${t11.confidence.toFixed(2)}`);
+  return {
+    t11Assessable: reason === null,
+    reason,
+    levels,
+    evidence,
+    algorithmVersion: LEVEL_FINDER_VERSION,
+  };
+}
+
+/** Disc-to-disc intervals, plus the partial pieces between the outermost discs and the FOV edges. */
+export function intervalsFromDiscs(discSlices: number[], slices: number, sliceMm: number): Interval[] {
+  const out: Interval[] = [];
+  // A body ending within ~3 mm of the edge counts as whole: the edge slice then is the disc.
+  const edgeTol = 3 / sliceMm;
+  const first = discSlices[0];
+  if (first === undefined) return [{ upper: 0, lower: slices - 1, partial: true }];
+  if (first > edgeTol) out.push({ upper: 0, lower: first, partial: true });
+  for (let i = 1; i < discSlices.length; i++) out.push({ upper: discSlices[i - 1]!, lower: discSlices[i]!, partial: false });
+  const last = discSlices[discSlices.length - 1]!;
+  if (slices - 1 - last > edgeTol) out.push({ upper: last, lower: slices - 1, partial: true });
+  return out;
+}
+
+function toLevel(volume: CtVolume, name: LevelName, iv: Interval, confidence: number, sliceMm: number): VertebralLevel {
+  // Leave ~2 mm of each disc out of the body extent (discs are 3-10 mm tall, centre is the peak).
+  const halfDisc = 2 / sliceMm;
+  const top = iv.partial && iv.upper === 0 ? 0 : Math.ceil(iv.upper + halfDisc);
+  const bottom = iv.partial && iv.lower === volume.slices - 1 ? volume.slices - 1 : Math.floor(iv.lower - halfDisc);
+  const lo = Math.max(0, Math.min(top, bottom));
+  const hi = Math.min(volume.slices - 1, Math.max(top, bottom));
+  const mid = Math.round((lo + hi) / 2);
+  return {
+    name,
+    sliceRange: [lo, hi],
+    midSliceIndex: mid,
+    zMm: volume.sliceZMm[mid]!,
+    sopInstanceUID: volume.sopInstanceUIDs[mid] ?? '',
+    confidence,
+    partial: iv.partial,
+  };
+}
+
+function interpolateZ(z: number[], slice: number): number {
+  const k = Math.max(0, Math.min(z.length - 1, slice));
+  const a = Math.floor(k);
+  const b = Math.min(z.length - 1, a + 1);
+  return z[a]! + (k - a) * (z[b]! - z[a]!);
+}
