@@ -12,6 +12,8 @@ import { JobRunner } from '../jobs/runner.ts';
 import { SeriesTracker } from '../jobs/series-tracker.ts';
 import { SqliteJobStore } from '../jobs/sqlite-store.ts';
 import { WorkerComputer } from '../jobs/worker-computer.ts';
+import { startDimseListener, type DimseListener } from '../listener/dimse-scp.ts';
+import { createStowRouter } from '../listener/stow.ts';
 import { OutboxDispatcher, type Senders } from '../outbox/dispatcher.ts';
 import type { DeliveryOutcome } from '../outbox/types.ts';
 import { createLogger, type Logger } from '../util/log.ts';
@@ -33,6 +35,7 @@ export function parsePortOption(name: string): (v: string) => number {
 export interface RunningService {
   config: BonemetConfig;
   httpPort: number;
+  dimsePort: number;
   /** Where listeners report stored instances (exposed for in-process tests). */
   sink: IngestSink;
   apiToken: string;
@@ -67,7 +70,8 @@ export async function startService(config: BonemetConfig, log: Logger): Promise<
 
   const startedAt = Date.now();
   const app = createHttpApp({
-    config, store, log: log.child({ part: 'http' }), metrics, apiToken: token, stowRouter: null,
+    config, store, log: log.child({ part: 'http' }), metrics, apiToken: token,
+    stowRouter: createStowRouter({ config, sink: tracker, logger: log }),
     onJobQueued: () => runner.notify(),
     health: () => ({ version, uptimeS: Math.round((Date.now() - startedAt) / 1000), currentJobId: runner.currentJobId }),
   });
@@ -78,6 +82,15 @@ export async function startService(config: BonemetConfig, log: Logger): Promise<
   const address = server.address();
   const httpPort = typeof address === 'object' && address !== null ? address.port : config.http.port;
 
+  let dimse: DimseListener;
+  try {
+    dimse = await startDimseListener(config, tracker, log);
+  } catch (e) {
+    server.close();
+    store.close();
+    throw e;
+  }
+
   runner.start();
   tracker.start();
   dispatcher.start();
@@ -86,7 +99,7 @@ export async function startService(config: BonemetConfig, log: Logger): Promise<
   log.info(
     {
       version, dataDir: config.dataDir, http: `http://${config.http.host}:${httpPort}`,
-      dimse: `${config.dimse.aeTitle}@${config.dimse.port}`, apiToken: tokenSource,
+      dimse: `${config.dimse.aeTitle}@${dimse.port}`, apiToken: tokenSource,
       destinations: {
         pacsDimse: config.destinations.pacsDimse !== null, pacsStow: config.destinations.pacsStowUrl !== null,
         ehrMllp: config.destinations.ehrMllp !== null,
@@ -94,7 +107,6 @@ export async function startService(config: BonemetConfig, log: Logger): Promise<
     },
     'bonemet started',
   );
-  if (config.dimse.allowedCallingAeTitles.length === 0) log.warn('dimse.allowedCallingAeTitles is empty: any calling AE may store');
   if (config.destinations.pacsDimse === null && config.destinations.pacsStowUrl === null && config.destinations.ehrMllp === null) {
     log.info('no destination configured: results stay in the data dir (GET /api/jobs/:id/sr, /result)');
   }
@@ -103,10 +115,12 @@ export async function startService(config: BonemetConfig, log: Logger): Promise<
   return {
     config,
     httpPort,
+    dimsePort: dimse.port,
     sink: tracker,
     apiToken: token,
     stop: () => {
       stopping ??= (async () => {
+        await dimse.close();
         tracker.stop();
         await dispatcher.stop();
         await Promise.race([runner.stop(), new Promise((r) => setTimeout(r, 5000))]);

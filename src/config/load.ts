@@ -1,7 +1,11 @@
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
+import { fileURLToPath } from 'node:url';
 import type { z } from 'zod';
 import { configSchema, type BonemetConfig } from './schema.ts';
+
+/** The package root: relative model.dir values point into the installed package (models/shipped), not the cwd. */
+const PACKAGE_ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
 
 /** A configuration problem, with a message naming the offending key (printed as-is by the CLI). */
 export class ConfigError extends Error {
@@ -51,6 +55,7 @@ export function parseConfig(raw: unknown, overrides: ConfigOverrides = {}, baseD
   }
   const config = result.data;
   config.dataDir = path.resolve(baseDir, config.dataDir);
+  config.model.dir = path.resolve(PACKAGE_ROOT, config.model.dir);
   return config;
 }
 

@@ -2,6 +2,9 @@ import fs from 'node:fs';
 import type { AnalysisResult, DicomInput } from '../analysis/types.ts';
 import { buildCtVolume } from '../analysis/volume.ts';
 import { NotAssessableInputError } from '../analysis/errors.ts';
+import { loadRiskModel, RiskInputError, type RiskModel } from '../model/index.ts';
+import type { RiskResult } from '../model/types.ts';
+import { buildOruR01 } from '../report/oru.ts';
 import { buildMeasurementReportSr } from '../report/sr.ts';
 import { sourceContextFromDicom } from '../report/source-context.ts';
 import type { ReportInput, SourceStudyContext } from '../report/types.ts';
@@ -61,6 +64,41 @@ async function analyzeInterim(inputs: DicomInput[], req: ComputeRequest): Promis
   };
 }
 
+/** The model is loaded once per process (worker) and directory: ONNX session creation takes ~100 ms+. */
+const riskModels = new Map<string, Promise<RiskModel>>();
+function riskModelFor(dir: string): Promise<RiskModel> {
+  let m = riskModels.get(dir);
+  if (m === undefined) {
+    m = loadRiskModel(dir);
+    riskModels.set(dir, m);
+    m.catch(() => riskModels.delete(dir)); // retry loading on the next job (the model may be installed later)
+  }
+  return m;
+}
+
+/** Risk estimate, or null with a warning saying why: the model is optional, a job never fails because of it. */
+async function estimateRisk(analysis: AnalysisResult, req: ComputeRequest, warnings: string[]): Promise<RiskResult | null> {
+  if (!req.modelEnabled) {
+    warnings.push('risk model disabled by configuration (model.enabled=false)');
+    return null;
+  }
+  let model: RiskModel;
+  try {
+    model = await riskModelFor(req.modelDir);
+  } catch (e) {
+    warnings.push(`risk model not available: ${e instanceof Error ? e.message : String(e)}`);
+    return null;
+  }
+  try {
+    const { cnn: _cnn, ...risk } = await model.predict({ clinical: req.clinical, bodyComposition: analysis.bodyComposition });
+    return risk;
+  } catch (e) {
+    if (e instanceof RiskInputError) warnings.push(`no risk estimate: ${e.message}`);
+    else warnings.push(`risk model failed: ${e instanceof Error ? e.message : String(e)}`);
+    return null;
+  }
+}
+
 /**
  * The whole compute side of a job: analysis -> risk model -> report objects. Reads the spool
  * files it is given and nothing else; returns bytes for the runner to write.
@@ -76,13 +114,13 @@ export async function computeJob(req: ComputeRequest): Promise<ComputeResult> {
   const analysis = await timed(stages, 'analyze', () => analyzeInterim(inputs, req), (a) =>
     a.assessable ? 'T11 measured' : `not assessable: ${a.reason ?? ''}`);
 
-  if (!req.modelEnabled) warnings.push('risk model disabled by configuration (model.enabled=false)');
-  else warnings.push('risk model not available in this build: skipped');
+  const risk = await timed(stages, 'risk', () => estimateRisk(analysis, req, warnings), (r) =>
+    r === null ? 'skipped' : `${r.inputsUsed}, p=${r.probability.toFixed(3)}`);
 
   const reportInput: ReportInput = {
     source,
     analysis,
-    risk: null,
+    risk,
     correction: req.correction,
     uids: { seriesInstanceUID: req.outputIds.srSeriesInstanceUID, sopInstanceUID: req.outputIds.srSopInstanceUID },
     contentDate: req.contentDate,
@@ -90,10 +128,18 @@ export async function computeJob(req: ComputeRequest): Promise<ComputeResult> {
     software: { manufacturer: 'bonemet project', modelName: 'bonemet', version: req.softwareVersion, deviceSerialNumber: '1' },
     institutionName: req.institutionName,
   };
-  const sr = await timed(stages, 'report', async () => buildMeasurementReportSr(reportInput), () => 'TID 1500 SR');
+  const { sr, oru } = await timed(stages, 'report', async () => ({
+    sr: buildMeasurementReportSr(reportInput),
+    oru: buildOruR01(reportInput, {
+      messageControlId: req.outputIds.hl7MessageControlId,
+      dateTime: `${req.contentDate}${req.contentTime}`,
+      ...req.hl7,
+    }),
+  }), () => 'TID 1500 SR, ORU^R01');
 
   const { masks: _masks, ...analysisWithoutMasks } = analysis;
-  return { analysis: analysisWithoutMasks, risk: null, sr, heatmapSc: null, oru: null, stages, warnings };
+  const riskSummary = risk === null ? null : (({ heatmap: _h, heatmapPng: _p, ...rest }) => rest)(risk);
+  return { analysis: analysisWithoutMasks, risk: riskSummary, sr, heatmapSc: null, oru, stages, warnings };
 }
 
 /** Runs the compute in the calling thread (tests, CLI); the service uses the worker-backed one. */
