@@ -14,6 +14,8 @@ Head (see models/HEAD.md, used by src/model/gradcam.ts):
 """
 from __future__ import annotations
 
+import warnings
+
 import torch
 import torch.nn.functional as F
 from torch import nn
@@ -79,10 +81,25 @@ class MaskGuidedResNet(nn.Module):
         return features16, logits, activation
 
 
+def reference_pattern() -> torch.Tensor:
+    """Deterministic [1,4,400,500] input that TypeScript can rebuild (test/model-serving.test.ts) to
+    check that onnxruntime-node reproduces torch's outputs of the exported CNN:
+    x[c,i,j] = ((7c + 3i + j) mod 17) / 17 for c < 3, and +0.5 / -0.5 (fat / not) for c = 3 by (i + j) mod 5 == 0."""
+    c = torch.arange(4).view(4, 1, 1)
+    i = torch.arange(INPUT_HEIGHT).view(1, -1, 1)
+    j = torch.arange(INPUT_WIDTH).view(1, 1, -1)
+    x = ((7 * c + 3 * i + j) % 17).float() / 17
+    x[3] = torch.where((i[0] + j[0]) % 5 == 0, 0.5, -0.5)
+    return x.unsqueeze(0)
+
+
 def export_onnx(model: MaskGuidedResNet, path: str) -> None:
     """ONNX with input `channels` [N,4,400,500] and outputs features16, logits, activation."""
     model.eval()
     dummy = torch.zeros(1, INPUT_CHANNELS, INPUT_HEIGHT, INPUT_WIDTH)
+    # The input size is fixed (400x500), so the traced interpolate sizes being constants is intended.
+    warnings.filterwarnings('ignore', category=torch.jit.TracerWarning)
+    warnings.filterwarnings('ignore', message='The shape inference of prim::Constant')
     torch.onnx.export(model, dummy, path, opset_version=13, input_names=['channels'],
                       output_names=['features16', 'logits', 'activation'],
                       dynamic_axes={'channels': {0: 'N'}, 'features16': {0: 'N'}, 'logits': {0: 'N'},

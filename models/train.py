@@ -34,7 +34,7 @@ from sklearn.metrics import brier_score_loss, roc_auc_score
 from sklearn.model_selection import StratifiedKFold, train_test_split
 
 sys.path.insert(0, os.path.dirname(__file__))
-from cnn import INPUT_CHANNELS, INPUT_HEIGHT, INPUT_WIDTH, MaskGuidedResNet, export_onnx, head_json  # noqa: E402
+from cnn import INPUT_CHANNELS, INPUT_HEIGHT, INPUT_WIDTH, MaskGuidedResNet, export_onnx, head_json, reference_pattern  # noqa: E402
 from common import (CATEGORICAL, CLINICAL_BASE, HEIGHT2_RANGE_M2, SEED, SHIPPED, TRAIN_MEDIAN_HEIGHT2_M2,  # noqa: E402
                     WORK, Json, clean_clinical, cv_splits, delong_auc_ci, load_train_clinical,
                     load_val_labels, oof_auc_summary, sens_spec, youden_threshold)
@@ -305,11 +305,13 @@ def main() -> None:
         comb_features = [f'cnn_f{i}' for i in range(16)] + CLINICAL_FEATURES
     onnx.save(gbdt_to_onnx(comb_model, len(comb_features), 'combined', doc=f'combined GBDT ({combined_kind})'),
               os.path.join(out_dir, 'combined-gbdt.onnx'))
-    # A small reference for the TS test: the final CNN's outputs on two train tensors.
-    ref_idx = [0, len(ids) - 1]
-    f_ref, lg_ref = predict_cnn(model, X[ref_idx])
-    report['reference_outputs'] = {'ids': [ids[i] for i in ref_idx], 'features16': f_ref.tolist(),
-                                   'logit_diff': lg_ref.tolist()}
+    # Reference for the TS test: torch's outputs of the final CNN on cnn.reference_pattern().
+    model.eval()
+    with torch.no_grad():
+        f_ref, lg_ref, act_ref = model(reference_pattern())
+    Json(os.path.join(out_dir, 'cnn-reference.json')).write({
+        'input': 'models/cnn.py reference_pattern()', 'features16': f_ref[0].tolist(), 'logits': lg_ref[0].tolist(),
+        'activationShape': list(act_ref.shape[1:]), 'activationSum': float(act_ref.sum())})
 
     # 5. val split: image-only with the final CNN (val labels used here only)
     val = load_val_labels()

@@ -1,0 +1,154 @@
+/**
+ * The risk model as the service uses it: `loadRiskModel(dir)` reads models/shipped (manifest.json +
+ * ONNX files; the only I/O here) and returns `predict()`, which picks the path from what is present:
+ *   channels + usable clinical -> combined GBDT ('imaging+clinical')
+ *   channels only              -> CNN probability ('imaging-only')
+ *   usable clinical only       -> clinical GBDT ('clinical-only')
+ *   nothing usable             -> throws RiskInputError (the caller reports "no risk estimate").
+ * p_image, p_clinical and p_combined are all reported when computable, with one decision threshold
+ * per path (Youden's J on out-of-fold CV predictions, manifest.json).
+ */
+import { readFile } from 'node:fs/promises';
+import path from 'node:path';
+import type { InferenceSession } from 'onnxruntime-node';
+import type { BodyComposition } from '../analysis/types.ts';
+import { buildClinicalVector, type ClinicalSpec } from './clinical.ts';
+import { createSession, runCnn, runTreeEnsemble, type CnnOutputs } from './infer.ts';
+import { publishedEvidence } from './published-evidence.ts';
+import type { ClinicalRecord, RiskResult } from './types.ts';
+
+export const CNN_INPUT_SHAPE = { channels: 4, height: 400, width: 500 } as const;
+
+export interface RiskManifest {
+  modelName: string;
+  modelVersion: string;
+  clinical: ClinicalSpec & { onnx: string; threshold: number };
+  image?: { onnx: string; head: string; input: { name: string; shape: number[] }; threshold: number };
+  combined?: { onnx: string; kind: 'image-logit+clinical' | 'features16+clinical'; features: string[]; threshold: number };
+}
+
+export interface PredictInput {
+  /** 4 x 400 x 500 channel-major tensor from buildModelChannels (src/model/channels.ts). */
+  channels?: Float32Array;
+  clinical: ClinicalRecord | null;
+  bodyComposition: BodyComposition | null;
+}
+
+/** Extra, non-contract outputs useful to Grad-CAM and tests. */
+export interface RiskPrediction extends RiskResult {
+  cnn: CnnOutputs | null;
+}
+
+export interface RiskModel {
+  readonly manifest: RiskManifest;
+  /** Head weights (models/shipped/cnn-head.json) for Grad-CAM; null without an image model. */
+  readonly cnnHead: unknown;
+  predict(input: PredictInput): Promise<RiskPrediction>;
+}
+
+/** Thrown when neither imaging nor clinical input can be used: nothing to predict from. */
+export class RiskInputError extends Error {}
+
+const sigmoid = (x: number): number => 1 / (1 + Math.exp(-x));
+
+function checkManifest(m: unknown, file: string): RiskManifest {
+  const bad = (what: string): never => {
+    throw new Error(`${file}: ${what}`);
+  };
+  if (typeof m !== 'object' || m === null) bad('not a JSON object');
+  const r = m as Partial<RiskManifest>;
+  if (typeof r.modelName !== 'string' || typeof r.modelVersion !== 'string') bad('modelName/modelVersion missing');
+  const c = r.clinical;
+  if (!c || typeof c.onnx !== 'string' || !Array.isArray(c.features) || typeof c.threshold !== 'number') {
+    bad('clinical section incomplete (onnx, features, threshold)');
+  }
+  for (const f of c!.features) if (typeof c!.medians?.[f] !== 'number') bad(`clinical median missing for ${f}`);
+  if (r.combined && (!r.image || !Array.isArray(r.combined.features))) bad('combined model needs an image model and features');
+  return r as RiskManifest;
+}
+
+export async function loadRiskModel(dir: string): Promise<RiskModel> {
+  const manifestFile = path.join(dir, 'manifest.json');
+  let manifestText: string;
+  try {
+    manifestText = await readFile(manifestFile, 'utf8');
+  } catch (err) {
+    throw new Error(`risk model not found: cannot read ${manifestFile} (${(err as NodeJS.ErrnoException).code ?? 'error'})`);
+  }
+  const manifest = checkManifest(JSON.parse(manifestText), manifestFile);
+  const load = async (file: string): Promise<InferenceSession> => createSession(await readFile(path.join(dir, file)));
+  const clinicalSession = await load(manifest.clinical.onnx);
+  const cnnSession = manifest.image ? await load(manifest.image.onnx) : null;
+  const combinedSession = manifest.combined ? await load(manifest.combined.onnx) : null;
+  const cnnHead = manifest.image ? JSON.parse(await readFile(path.join(dir, manifest.image.head), 'utf8')) : null;
+  const nClinical = manifest.clinical.features.length;
+
+  async function predict(input: PredictInput): Promise<RiskPrediction> {
+    const warnings: string[] = [];
+    const clinical = buildClinicalVector(input.clinical, input.bodyComposition, manifest.clinical);
+    warnings.push(...clinical.warnings);
+
+    let cnn: CnnOutputs | null = null;
+    let pImage: number | null = null;
+    let imageLogit: number | null = null;
+    if (input.channels !== undefined) {
+      if (cnnSession === null) {
+        warnings.push('this model has no image part: imaging input not used');
+      } else {
+        cnn = await runCnn(cnnSession, input.channels, CNN_INPUT_SHAPE);
+        imageLogit = cnn.logits[1]! - cnn.logits[0]!;
+        pImage = sigmoid(imageLogit);
+      }
+    } else {
+      warnings.push('no T11 image channels: image and combined models not used');
+    }
+
+    let pClinical: number | null = null;
+    if (clinical.vector) pClinical = (await runTreeEnsemble(clinicalSession, clinical.vector, nClinical))[0]!;
+
+    let pCombined: number | null = null;
+    if (clinical.vector && cnn && combinedSession && manifest.combined) {
+      const head = manifest.combined.kind === 'image-logit+clinical' ? [imageLogit!] : Array.from(cnn.features16);
+      const row = Float32Array.from([...head, ...clinical.vector]);
+      pCombined = (await runTreeEnsemble(combinedSession, row, manifest.combined.features.length))[0]!;
+    }
+
+    let inputsUsed: RiskResult['inputsUsed'];
+    let probability: number;
+    let threshold: number;
+    if (pCombined !== null) {
+      inputsUsed = 'imaging+clinical';
+      probability = pCombined;
+      threshold = manifest.combined!.threshold;
+    } else if (pImage !== null) {
+      inputsUsed = 'imaging-only';
+      probability = pImage;
+      threshold = manifest.image!.threshold;
+    } else if (pClinical !== null) {
+      inputsUsed = 'clinical-only';
+      probability = pClinical;
+      threshold = manifest.clinical.threshold;
+    } else {
+      throw new RiskInputError(`no usable input for the risk model: ${warnings.join('; ')}`);
+    }
+    return {
+      modelName: manifest.modelName,
+      modelVersion: manifest.modelVersion,
+      inputsUsed,
+      probability,
+      pImage,
+      pClinical,
+      pCombined,
+      threshold,
+      highRisk: probability >= threshold,
+      publishedEvidence: publishedEvidence(input.clinical, input.bodyComposition),
+      heatmap: null,
+      heatmapPng: null,
+      warnings,
+      researchUseOnly: true,
+      cnn,
+    };
+  }
+
+  return { manifest, cnnHead, predict };
+}
