@@ -109,8 +109,10 @@ describe('report: TID 1500 SR', () => {
     const file = write(sr, 'sr-assessable.dcm');
     assertValidDicom(file, 'SR assessable+height');
     const dump = dsrdump(file);
-    assert.equal(countOccurrences(dump, '(12989004,SCT,"T11 vertebra")'), 3, 'finding site T11 in 3 groups');
-    assert.equal(countOccurrences(dump, '"Measurement Group"'), 3);
+    assert.equal(countOccurrences(dump, '"Finding Site")=(12989004,SCT,"T11 vertebra")'), 3, 'finding site T11 in 3 tissue groups');
+    assert.equal(countOccurrences(dump, '"Finding")=(12989004,SCT,"T11 vertebra")'), 1, 'level group finding');
+    assert.equal(countOccurrences(dump, '"Measurement Group"'), 4, 'level + 3 tissues');
+    assert.equal(countOccurrences(dump, '<inferred from NUM:(8302-2,LN,"Body height")="1.62" (m,UCUM'), 3, 'indices say which height');
     assert.match(dump, /"Area"\)="123\.46" \(cm2,UCUM/);
     assert.match(dump, /"Area"\)="80\.1" \(cm2,UCUM/);
     assert.match(dump, /"Area"\)="30\.25" \(cm2,UCUM/);
@@ -169,7 +171,8 @@ describe('report: TID 1500 SR', () => {
     const file = write(sr, 'sr-risk.dcm');
     assertValidDicom(file, 'SR with risk');
     const dump = dsrdump(file);
-    assert.equal(countOccurrences(dump, '"Measurement Group"'), 4);
+    assert.equal(countOccurrences(dump, '"Measurement Group"'), 6, 'level + 3 tissues + risk + published evidence');
+    assert.match(dump, /Tracking Identifier"\)="Published evidence \(Miao et al\. 2023\), not this model"/);
     assert.match(dump, /Predicted probability of metastasis \(research model\)"\)="0\.3127" \(1,UCUM/);
     assert.match(dump, /Algorithm Name"\)="bonemet-lfdlrn-gbdt"/);
     assert.match(dump, /Published evidence \(Miao et al\. 2023\), not this model/);

@@ -8,11 +8,15 @@
  *   ├ HAS OBS CONTEXT  Observer = Device (UID, name, manufacturer, model, serial)
  *   ├ HAS CONCEPT MOD  Procedure reported
  *   ├ CONTAINS         Image Library > Image Library Group > IMAGE (analysed T11 slice)
- *   ├ CONTAINS         Imaging Measurements (only when something was measured)
- *   │   ├ Measurement Group per tissue (tracking id/UID, finding, finding site T11, algorithm,
- *   │   │   area NUM, index NUM (or "not attempted" when height unknown), each INFERRED FROM the slice)
- *   │   └ Measurement Group "metastasis risk" (research model) + published-evidence container
- *   └ CONTAINS         Qualitative Evaluations (assessable, reason, level confidence, partial, ...)
+ *   ├ CONTAINS         Imaging Measurements (only when something was measured or predicted)
+ *   │   ├ Measurement Group "T11 vertebral level": finding T11, confidence, slice z, partial, source
+ *   │   ├ Measurement Group per tissue (SAT, VAT, erector spinae): tracking id/UID, finding,
+ *   │   │   finding site T11, algorithm, area NUM, index NUM (INFERRED FROM the slice and the body
+ *   │   │   height) or a "not attempted" NUM when height is unknown
+ *   │   ├ Measurement Group "Metastasis risk (research model)"        (when input.risk)
+ *   │   └ Measurement Group "Published evidence (...), not this model" (when input.risk)
+ *   └ CONTAINS         Qualitative Evaluations: assessable, reason, level-finder notes, warnings,
+ *                      correction note, research-use statement (CODE/TEXT only)
  */
 import type { AnalysisResult, BodyComposition, MeasuredSlice } from '../analysis/types.ts';
 import type { RiskResult } from '../model/types.ts';
@@ -22,6 +26,7 @@ import { codeItem, writePart10, type NaturalDataset } from './part10.ts';
 import {
   codeValue,
   container,
+  formatDecimalString,
   image,
   num,
   numNotAvailable,
@@ -187,10 +192,14 @@ function srDocumentContent(input: ReportInput): NaturalDataset {
   ];
 
   const groups: ContentItem[] = [];
-  if (a.assessable && a.bodyComposition && sliceRef) {
+  if (a.assessable && a.bodyComposition && slice && sliceRef) {
+    groups.push(levelGroup(input, slice, sliceRef));
     for (const tissue of TISSUES) groups.push(tissueGroup(input, tissue, a.bodyComposition, sliceRef));
   }
-  if (input.risk) groups.push(riskGroup(input, input.risk));
+  if (input.risk) {
+    groups.push(riskGroup(input, input.risk));
+    groups.push(publishedEvidenceGroup(input, input.risk));
+  }
   if (groups.length > 0) children.push(container('CONTAINS', C.IMAGING_MEASUREMENTS, groups));
 
   children.push(container('CONTAINS', C.QUALITATIVE_EVALUATIONS, qualitativeEvaluations(input)));
@@ -228,58 +237,65 @@ function algorithmIdentification(name: string, version: string, parameters: Reco
   return items;
 }
 
-function tissueGroup(
-  input: ReportInput,
-  tissue: TissueRow,
-  body: BodyComposition,
-  sliceRef: { sopClassUID: string; sopInstanceUID: string },
-): ContentItem {
-  const alg = input.analysis.algorithm;
-  const fromSlice = () => [image('INFERRED FROM', C.SOURCE_OF_MEASUREMENT, sliceRef)];
-  const index = tissue.index(body);
-  const indexItem =
-    index === null
-      ? numNotAvailable('CONTAINS', tissue.indexConcept, C.MEASUREMENT_NOT_ATTEMPTED, [
-          text('HAS PROPERTIES', C.COMMENT, 'Body height unknown: index not computed'),
-        ])
-      : num('CONTAINS', tissue.indexConcept, index, C.UNIT_CM2_PER_M2, 2, fromSlice());
+/** TID 1501 Measurement Group with its tracking identification (rows 1-3). */
+function measurementGroup(input: ReportInput, key: string, label: string, items: ContentItem[]): ContentItem {
   const group = container('CONTAINS', C.MEASUREMENT_GROUP, [
-    text('CONTAINS', C.TRACKING_IDENTIFIER, tissue.label),
-    uidRef('CONTAINS', C.TRACKING_UNIQUE_IDENTIFIER, trackingUid(input.uids.sopInstanceUID, tissue.key)),
-    codeValue('CONTAINS', C.FINDING, tissue.finding),
-    codeValue('HAS CONCEPT MOD', C.FINDING_SITE, C.T11_VERTEBRA),
-    ...algorithmIdentification(alg.name, alg.version, alg.parameters),
-    num('CONTAINS', C.AREA, tissue.area(body), C.UNIT_CM2, 2, fromSlice()),
-    indexItem,
+    text('CONTAINS', C.TRACKING_IDENTIFIER, label),
+    uidRef('CONTAINS', C.TRACKING_UNIQUE_IDENTIFIER, trackingUid(input.uids.sopInstanceUID, key)),
+    ...items,
   ]);
   group['ContentTemplateSequence'] = [{ MappingResource: 'DCMR', TemplateIdentifier: '1501' }];
   return group;
 }
 
-function riskGroup(input: ReportInput, risk: RiskResult): ContentItem {
-  const ev = risk.publishedEvidence;
-  const evidence: ContentItem[] = [text('CONTAINS', C.COMMENT, ev.label)];
-  evidence.push(num('CONTAINS', C.SFI_CUTOFF, ev.sfiCutoffCm2M2, C.UNIT_CM2_PER_M2, 2));
-  evidence.push(
-    ev.sfiCategory === null
-      ? text('CONTAINS', C.SFI_CUTOFF_CATEGORY, 'Unknown (SFI not available)')
-      : text('CONTAINS', C.SFI_CUTOFF_CATEGORY, ev.sfiCategory === 'below-cutoff'
-          ? `SFI below ${ev.sfiCutoffCm2M2} cm2/m2 (higher published risk)`
-          : `SFI at or above ${ev.sfiCutoffCm2M2} cm2/m2`),
-  );
-  if (ev.relativeHazard === null) {
-    evidence.push(numNotAvailable('CONTAINS', C.RELATIVE_HAZARD, C.MEASUREMENT_NOT_ATTEMPTED, [
-      text('HAS PROPERTIES', C.COMMENT, `Missing inputs: ${ev.missingInputs.join(', ') || 'unspecified'}`),
-    ]));
-  } else {
-    evidence.push(num('CONTAINS', C.RELATIVE_HAZARD, ev.relativeHazard, C.UNIT_ONE, 3, [
-      text('HAS PROPERTIES', C.COMMENT, `Inputs: ${ev.relativeHazardInputs.join(', ') || 'none'}`),
-    ]));
-  }
+type ImageRef = { sopClassUID: string; sopInstanceUID: string };
 
+/** Where the measured T11 slice is and how sure the finder was (only when a slice was measured). */
+function levelGroup(input: ReportInput, slice: MeasuredSlice, sliceRef: ImageRef): ContentItem {
+  const finder = input.analysis.levelFinding;
   const items: ContentItem[] = [
-    text('CONTAINS', C.TRACKING_IDENTIFIER, 'Metastasis risk (research model)'),
-    uidRef('CONTAINS', C.TRACKING_UNIQUE_IDENTIFIER, trackingUid(input.uids.sopInstanceUID, 'risk')),
+    codeValue('CONTAINS', C.FINDING, C.T11_VERTEBRA),
+    ...algorithmIdentification('bonemet vertebral level finder', finder.algorithmVersion, {
+      levelSource: slice.source,
+    }),
+  ];
+  if (slice.confidence !== null) {
+    items.push(num('CONTAINS', C.LEVEL_CONFIDENCE, slice.confidence, C.UNIT_ONE, 3, [image('INFERRED FROM', C.SOURCE_OF_MEASUREMENT, sliceRef)]));
+  }
+  items.push(num('CONTAINS', C.MEASURED_SLICE_Z, slice.zMm, C.UNIT_MM, 2, [image('INFERRED FROM', C.SOURCE_OF_MEASUREMENT, sliceRef)]));
+  // TID 1501 qualitative evaluations of the group
+  items.push(codeValue('CONTAINS', C.LEVEL_PARTIAL, slice.partial ? C.YES : C.NO));
+  items.push(text('CONTAINS', C.LEVEL_SOURCE, slice.source === 'override' ? 'Radiologist override' : 'Automatic level finder'));
+  return measurementGroup(input, 'level', 'T11 vertebral level', items);
+}
+
+function tissueGroup(input: ReportInput, tissue: TissueRow, body: BodyComposition, sliceRef: ImageRef): ContentItem {
+  const alg = input.analysis.algorithm;
+  const fromSlice = (): ContentItem => image('INFERRED FROM', C.SOURCE_OF_MEASUREMENT, sliceRef);
+  const index = tissue.index(body);
+  let indexItem: ContentItem;
+  if (index === null || body.heightM === null) {
+    indexItem = numNotAvailable('CONTAINS', tissue.indexConcept, C.MEASUREMENT_NOT_ATTEMPTED, [
+      text('HAS PROPERTIES', C.COMMENT, 'Body height unknown: index not computed'),
+    ]);
+  } else {
+    // The index is area / height^2: say which height it used and where that came from.
+    const height = num('INFERRED FROM', C.BODY_HEIGHT, body.heightM, C.UNIT_M, 3,
+      body.heightSource ? [text('HAS PROPERTIES', C.HEIGHT_SOURCE, body.heightSource)] : []);
+    indexItem = num('CONTAINS', tissue.indexConcept, index, C.UNIT_CM2_PER_M2, 2, [fromSlice(), height]);
+  }
+  return measurementGroup(input, tissue.key, tissue.label, [
+    codeValue('CONTAINS', C.FINDING, tissue.finding),
+    codeValue('HAS CONCEPT MOD', C.FINDING_SITE, C.T11_VERTEBRA),
+    ...algorithmIdentification(alg.name, alg.version, alg.parameters),
+    num('CONTAINS', C.AREA, tissue.area(body), C.UNIT_CM2, 2, [fromSlice()]),
+    indexItem,
+  ]);
+}
+
+/** The research model's output. Probability is unitless (UCUM "1"), 0..1. */
+function riskGroup(input: ReportInput, risk: RiskResult): ContentItem {
+  return measurementGroup(input, 'risk', 'Metastasis risk (research model)', [
     ...algorithmIdentification(risk.modelName, risk.modelVersion, { inputsUsed: risk.inputsUsed }),
     num('CONTAINS', C.METASTASIS_RISK_PROBABILITY, risk.probability, C.UNIT_ONE, 4),
     num('CONTAINS', C.RISK_THRESHOLD, risk.threshold, C.UNIT_ONE, 4),
@@ -287,39 +303,49 @@ function riskGroup(input: ReportInput, risk: RiskResult): ContentItem {
     text('CONTAINS', C.RISK_INPUTS_USED, risk.inputsUsed),
     text('CONTAINS', C.RESEARCH_USE_ONLY, C.RESEARCH_USE_STATEMENT),
     ...risk.warnings.map((w) => text('CONTAINS', C.COMMENT, w)),
-    container('CONTAINS', C.PUBLISHED_EVIDENCE, evidence),
-  ];
-  const group = container('CONTAINS', C.MEASUREMENT_GROUP, items);
-  group['ContentTemplateSequence'] = [{ MappingResource: 'DCMR', TemplateIdentifier: '1501' }];
-  return group;
+  ]);
 }
 
+/**
+ * Figures from the source paper applied to this patient, in their own group so no reader takes
+ * them for our model's output: the tracking identifier itself says "not this model".
+ */
+function publishedEvidenceGroup(input: ReportInput, risk: RiskResult): ContentItem {
+  const ev = risk.publishedEvidence;
+  const items: ContentItem[] = [
+    ...algorithmIdentification('Miao et al. 2023 (Cancer Biomarkers) published Cox model and SFI cut-off', 'published', {}),
+    num('CONTAINS', C.SFI_CUTOFF, ev.sfiCutoffCm2M2, C.UNIT_CM2_PER_M2, 2),
+  ];
+  if (ev.relativeHazard === null) {
+    items.push(numNotAvailable('CONTAINS', C.RELATIVE_HAZARD, C.MEASUREMENT_NOT_ATTEMPTED, [
+      text('HAS PROPERTIES', C.COMMENT, `Missing inputs: ${ev.missingInputs.join(', ') || 'unspecified'}`),
+    ]));
+  } else {
+    items.push(num('CONTAINS', C.RELATIVE_HAZARD, ev.relativeHazard, C.UNIT_ONE, 3, [
+      text('HAS PROPERTIES', C.COMMENT, `Inputs: ${ev.relativeHazardInputs.join(', ') || 'none'}`),
+    ]));
+  }
+  items.push(text('CONTAINS', C.SFI_CUTOFF_CATEGORY,
+    ev.sfiCategory === null ? 'Unknown (SFI not available)'
+    : ev.sfiCategory === 'below-cutoff' ? `SFI below ${ev.sfiCutoffCm2M2} cm2/m2 (higher published risk)`
+    : `SFI at or above ${ev.sfiCutoffCm2M2} cm2/m2`));
+  items.push(text('CONTAINS', C.COMMENT, ev.label));
+  return measurementGroup(input, 'published-evidence', C.PUBLISHED_EVIDENCE.meaning, items);
+}
+
+/** TID 1500 Qualitative Evaluations: CODE and TEXT items only. */
 function qualitativeEvaluations(input: ReportInput): ContentItem[] {
   const a: AnalysisResult = input.analysis;
   const items: ContentItem[] = [codeValue('CONTAINS', C.ASSESSABLE, a.assessable ? C.YES : C.NO)];
   if (!a.assessable) {
     items.push(text('CONTAINS', C.NOT_ASSESSABLE_REASON, `Not assessable: ${a.reason ?? a.levelFinding.reason ?? 'reason not given'}`));
-  }
-  const slice: MeasuredSlice | null = a.measuredSlice;
-  if (slice) {
-    items.push(text('CONTAINS', C.LEVEL_SOURCE, slice.source === 'override' ? 'Radiologist override' : 'Automatic level finder'));
-    if (slice.confidence !== null) items.push(num('CONTAINS', C.LEVEL_CONFIDENCE, slice.confidence, C.UNIT_ONE, 3));
-    items.push(codeValue('CONTAINS', C.LEVEL_PARTIAL, slice.partial ? C.YES : C.NO));
-    items.push(num('CONTAINS', C.MEASURED_SLICE_Z, slice.zMm, C.UNIT_MM, 2));
-  } else {
-    const t11 = a.levelFinding.levels.T11;
-    if (t11) {
-      items.push(num('CONTAINS', C.LEVEL_CONFIDENCE, t11.confidence, C.UNIT_ONE, 3));
-      items.push(codeValue('CONTAINS', C.LEVEL_PARTIAL, t11.partial ? C.YES : C.NO));
+    const candidate = a.levelFinding.levels.T11;
+    if (candidate) {
+      items.push(text('CONTAINS', C.LEVEL_CONFIDENCE,
+        `T11 candidate confidence ${formatDecimalString(candidate.confidence, 3)}${candidate.partial ? ', body cut by the field of view' : ''}`));
     }
   }
   items.push(text('CONTAINS', C.ALGORITHM_VERSION, `Level finder ${a.levelFinding.algorithmVersion}`));
-  const body = a.bodyComposition;
-  if (body && body.heightM !== null) {
-    items.push(num('CONTAINS', C.BODY_HEIGHT, body.heightM, C.UNIT_M, 3, body.heightSource
-      ? [text('HAS PROPERTIES', C.HEIGHT_SOURCE, body.heightSource)]
-      : []));
-  }
   for (const line of a.levelFinding.evidence) items.push(text('CONTAINS', C.COMMENT, line));
   for (const warning of a.warnings) items.push(text('CONTAINS', C.COMMENT, warning));
   if (input.correction) {
