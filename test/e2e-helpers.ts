@@ -1,0 +1,139 @@
+import { spawn, type ChildProcess } from 'node:child_process';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { freePort } from './peers/index.ts';
+
+// Runs the real `bonemet serve` (bin/bonemet.js) as a child process, as an operator would.
+const here = path.dirname(fileURLToPath(import.meta.url));
+export const PROJECT_ROOT = path.resolve(here, '..');
+export const BIN = path.join(PROJECT_ROOT, 'bin/bonemet.js');
+export const CHEST_CT_DIR = path.resolve(PROJECT_ROOT, '../shared/data/ct/chest-ct-1/dicom');
+/** The test patient's identifiers (PatientName = PatientID in this de-identified series). */
+export const CHEST_CT_PATIENT_ID = 'MIDRC-RICORD-1A-419639-000082';
+
+export function chestCtFiles(): string[] {
+  return fs.readdirSync(CHEST_CT_DIR).filter((f) => f.endsWith('.dcm')).sort().map((f) => path.join(CHEST_CT_DIR, f));
+}
+
+const children = new Set<ChildProcess>();
+process.on('exit', () => {
+  for (const c of children) c.kill('SIGKILL');
+});
+
+export interface JobView {
+  id: string; state: string; outcome: string | null; reason: string | null; version: number; kind: string; attempts: number;
+  instanceCount: number; studyInstanceUID: string; warnings: string[];
+  stages: { stage: string; ok: boolean; ms: number; detail: string | null }[];
+  outputs: { kind: string; file: string; sopInstanceUID: string | null }[];
+  deliveries: { channel: string; state: string; attempts: number; ackCode: string | null; lastDetail: string | null }[];
+}
+
+export interface BonemetProcess {
+  dataDir: string;
+  httpPort: number;
+  dimsePort: number;
+  base: string;
+  token(): string;
+  jobs(): Promise<JobView[]>;
+  job(id: string): Promise<JobView>;
+  /** Everything the service wrote to stdout/stderr, over all its runs. */
+  logText(): string;
+  /** (Re)start the process on the same data dir and ports. */
+  start(): Promise<void>;
+  kill9(): Promise<void>;
+  stop(): Promise<void>;
+  cleanup(): Promise<void>;
+}
+
+export async function waitFor<T>(what: string, fn: () => Promise<T | null | undefined>, timeoutMs = 240_000, detail: () => string = () => ''): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const v = await fn();
+    if (v !== null && v !== undefined) return v;
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}\n${detail()}`);
+    await new Promise((r) => setTimeout(r, 300));
+  }
+}
+
+/** Starts `bonemet serve` with a temp data dir and the given config (ports are filled in when absent). */
+export async function startBonemet(config: Record<string, unknown> & { http?: Record<string, unknown>; dimse?: Record<string, unknown> } = {}): Promise<BonemetProcess> {
+  const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'bonemet-e2e-'));
+  const httpPort = (config.http?.port as number | undefined) ?? (await freePort());
+  const dimsePort = (config.dimse?.port as number | undefined) ?? (await freePort());
+  const full = { logLevel: 'debug', ...config, dataDir: path.join(dataDir, 'data'), http: { ...config.http, port: httpPort }, dimse: { ...config.dimse, port: dimsePort } };
+  const configPath = path.join(dataDir, 'bonemet.json');
+  fs.writeFileSync(configPath, JSON.stringify(full, null, 2));
+  const logPath = path.join(dataDir, 'service.log');
+  const base = `http://127.0.0.1:${httpPort}`;
+  let child: ChildProcess | null = null;
+  let exited: Promise<void> = Promise.resolve();
+
+  const logText = (): string => (fs.existsSync(logPath) ? fs.readFileSync(logPath, 'utf8') : '');
+  const get = async <T>(p: string): Promise<T> => {
+    const res = await fetch(`${base}${p}`);
+    if (!res.ok) throw new Error(`GET ${p} -> ${res.status}`);
+    return (await res.json()) as T;
+  };
+
+  const proc: BonemetProcess = {
+    dataDir,
+    httpPort,
+    dimsePort,
+    base,
+    token: () => fs.readFileSync(path.join(dataDir, 'data', 'api-token'), 'utf8').trim(),
+    jobs: async () => (await get<{ jobs: JobView[] }>('/api/jobs')).jobs,
+    job: async (id) => get<JobView>(`/api/jobs/${id}`),
+    logText,
+    async start() {
+      const log = fs.openSync(logPath, 'a');
+      const c = spawn(process.execPath, [BIN, 'serve', '--config', configPath], { cwd: os.tmpdir(), stdio: ['ignore', log, log] });
+      fs.closeSync(log);
+      children.add(c);
+      child = c;
+      exited = new Promise((resolve) => c.once('exit', () => { children.delete(c); resolve(); }));
+      await waitFor('bonemet /healthz', async () => {
+        if (c.exitCode !== null) throw new Error(`bonemet exited with ${c.exitCode}:\n${logText().slice(-3000)}`);
+        try {
+          return (await fetch(`${base}/healthz`)).ok ? true : null;
+        } catch {
+          return null;
+        }
+      }, 60_000);
+    },
+    async kill9() {
+      child?.kill('SIGKILL');
+      await exited;
+      child = null;
+    },
+    async stop() {
+      if (child === null) return;
+      const c = child;
+      c.kill('SIGTERM');
+      const t = setTimeout(() => c.kill('SIGKILL'), 15_000);
+      await exited;
+      clearTimeout(t);
+      child = null;
+    },
+    async cleanup() {
+      await proc.stop();
+      fs.rmSync(dataDir, { recursive: true, force: true });
+    },
+  };
+  await proc.start();
+  return proc;
+}
+
+/** Runs the CLI to completion. */
+export async function runCli(args: string[]): Promise<{ code: number | null; stdout: string; stderr: string }> {
+  return await new Promise((resolve, reject) => {
+    const c = spawn(process.execPath, [BIN, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
+    let stdout = '';
+    let stderr = '';
+    c.stdout.setEncoding('utf8').on('data', (d: string) => (stdout += d));
+    c.stderr.setEncoding('utf8').on('data', (d: string) => (stderr += d));
+    c.once('error', reject);
+    c.once('close', (code) => resolve({ code, stdout, stderr }));
+  });
+}
