@@ -164,6 +164,20 @@ describe('report: TID 1500 SR', () => {
     assert.match(dump, /T11 body composition assessable"\)=\(373067005,SCT,"No"\)/);
   });
 
+  it('not assessable with a clinical-only risk estimate: risk groups only, T11 candidate noted', () => {
+    const analysis = notAssessableAnalysis();
+    analysis.levelFinding.levels.T11 = { name: 'T11', sliceRange: [250, 254], midSliceIndex: 252, zMm: -346.5, sopInstanceUID: t11Sop, confidence: 0.41, partial: true };
+    const risk = { ...riskResult(null), inputsUsed: 'clinical-only' as const };
+    const file = write(buildMeasurementReportSr(reportInput(source, analysis, { risk })), 'sr-not-assessable-risk.dcm');
+    assertValidDicom(file, 'SR not assessable + clinical-only risk');
+    const dump = dsrdump(file);
+    assert.equal(countOccurrences(dump, '"Measurement Group"'), 2, 'risk + published evidence only');
+    assert.doesNotMatch(dump, /"Area"/);
+    assert.match(dump, /T11 candidate confidence 0\.41, body cut by the field of view/);
+    assert.match(dump, /Relative hazard from published Cox model"\)=empty \(114007,DCM,"Measurement not attempted"\)/);
+    assert.match(dump, /Missing inputs: SFI/);
+  });
+
   it('with risk: probability, model, published evidence labelled as not this model, research use', () => {
     const sr = buildMeasurementReportSr(
       reportInput(source, assessableAnalysis(t11Sop, { heightM: 1.62, sfi: 21.3 }), { risk: riskResult('below-cutoff') }),
@@ -182,8 +196,10 @@ describe('report: TID 1500 SR', () => {
   });
 
   it('corrected: predecessor document referenced and correction stated', () => {
+    const overridden = assessableAnalysis(t11Sop, { heightM: 1.62 });
+    overridden.measuredSlice = { ...overridden.measuredSlice!, source: 'override', confidence: null };
     const sr = buildMeasurementReportSr(
-      reportInput(source, assessableAnalysis(t11Sop, { heightM: 1.62 }), {
+      reportInput(source, overridden, {
         correction: {
           reason: 'radiologist moved level to slice 190',
           replacesSopInstanceUID: '2.25.99',
@@ -196,6 +212,8 @@ describe('report: TID 1500 SR', () => {
     assertValidDicom(file, 'SR corrected');
     const dump = dsrdump(file);
     assert.match(dump, /Corrected report: radiologist moved level to slice 190 \(replaces SR 2\.25\.99\)/);
+    assert.match(dump, /T11 level source"\)="Radiologist override"/);
+    assert.doesNotMatch(dump, /level-finder confidence/, 'no confidence for an override');
     const ds = readDataset(sr.bytes);
     const pred = ds['PredecessorDocumentsSequence'] as Array<Record<string, any>>;
     assert.equal(pred[0]?.['ReferencedSeriesSequence']?.[0]?.['ReferencedSOPSequence']?.[0]?.['ReferencedSOPInstanceUID'], '2.25.99');
