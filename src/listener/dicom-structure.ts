@@ -43,7 +43,7 @@ class DatasetWalker {
   /** Walks elements from pos to end (or to an item delimiter when insideItem); returns the position after. */
   walkDataset(pos: number, end: number, explicitVr: boolean, insideItem: boolean): number {
     while (pos < end) {
-      if (pos + 8 > end) throw new StructureError(`element header cut off at byte ${pos}`);
+      if (pos + 8 > end) throw new StructureError(`data cut off: element header at byte ${pos}`);
       const group = this.u16(pos);
       const element = this.u16(pos + 2);
       if (group === 0xfffe) {
@@ -63,7 +63,7 @@ class DatasetWalker {
         }
         vr = String.fromCharCode(c1, c2);
         if (LONG_LENGTH_VRS.has(vr)) {
-          if (pos + 12 > end) throw new StructureError(`element header cut off at byte ${pos}`);
+          if (pos + 12 > end) throw new StructureError(`data cut off: element header at byte ${pos}`);
           length = this.u32(pos + 8);
           pos += 12;
         } else {
@@ -81,21 +81,19 @@ class DatasetWalker {
         pos = this.walkItems(pos, end, itemsExplicit, group, element);
       } else {
         if (pos + length > end) {
-          throw new StructureError(
-            `value of ${tagText(group, element)} declares ${length} bytes but only ${end - pos} remain (data cut off)`,
-          );
+          throw new StructureError(`data cut off in ${tagText(group, element)}: needs ${length} bytes, ${end - pos} left`);
         }
         pos += length;
       }
     }
-    if (insideItem) throw new StructureError('sequence item not closed (data cut off)');
+    if (insideItem) throw new StructureError('data cut off: sequence item not closed');
     return pos;
   }
 
   private walkItems(pos: number, end: number, explicitVr: boolean, group: number, element: number): number {
     for (;;) {
       if (pos + 8 > end) {
-        throw new StructureError(`${tagText(group, element)} is not closed by a sequence delimiter (data cut off)`);
+        throw new StructureError(`data cut off: ${tagText(group, element)} has no sequence delimiter`);
       }
       const itemGroup = this.u16(pos);
       const itemElement = this.u16(pos + 2);
@@ -112,9 +110,7 @@ class DatasetWalker {
         pos = this.walkDataset(pos, end, explicitVr, true);
       } else {
         if (pos + length > end) {
-          throw new StructureError(
-            `item in ${tagText(group, element)} declares ${length} bytes but only ${end - pos} remain (data cut off)`,
-          );
+          throw new StructureError(`data cut off in ${tagText(group, element)} item: needs ${length}, ${end - pos} left`);
         }
         pos += length;
       }

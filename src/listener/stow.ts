@@ -131,7 +131,8 @@ export function createStowRouter(deps: StowDeps): express.Router {
         log.warn({ maxBytes }, 'STOW body refused: too large');
         sendError(res, 413, err.message, true);
         // Stop reading a body we will not use; the client sees the 413 and a closed connection.
-        res.once('finish', () => req.socket.destroy());
+        const socket = req.socket;
+        res.once('finish', () => socket?.destroy());
       } else if (err instanceof MultipartError) {
         log.warn({ err: err.message }, 'STOW body refused: malformed multipart');
         sendError(res, 400, `malformed multipart/related body: ${err.message}`);

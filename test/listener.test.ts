@@ -1,0 +1,360 @@
+import { strict as assert } from 'node:assert';
+import { execFileSync } from 'node:child_process';
+import fs from 'node:fs';
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
+import os from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import express from 'express';
+import { pino } from 'pino';
+import { configSchema, type BonemetConfig } from '../src/config/schema.ts';
+import type { StoredInstance } from '../src/jobs/ingest-sink.ts';
+import { startDimseListener, type DimseListener } from '../src/listener/dimse-scp.ts';
+import { createStowRouter } from '../src/listener/stow.ts';
+import { validateInstance } from '../src/listener/validate-instance.ts';
+import { echoscu, storescu } from './peers/index.ts';
+
+const here = path.dirname(fileURLToPath(import.meta.url));
+const dataRoot = path.resolve(here, '../../shared/data/ct');
+const chestDir = path.join(dataRoot, 'chest-ct-1/dicom');
+const j2kBrokenDir = path.join(dataRoot, 'j2k-ct/dicom');
+const j2kFixedDir = path.join(dataRoot, 'j2k-ct/dicom_fixed');
+const listFiles = (dir: string): string[] => fs.readdirSync(dir).sort().map((f) => path.join(dir, f));
+
+const CT_IMAGE_STORAGE = '1.2.840.10008.5.1.4.1.1.2';
+
+/** Bad inputs made fresh in a temp dir (never written next to the shared data). */
+function makeBadInputs(dir: string): Record<'mr' | 'sr' | 'noStudyUids' | 'truncated' | 'notDicom', string> {
+  const script = `
+import sys, numpy as np
+from pydicom.dataset import Dataset, FileMetaDataset
+from pydicom.uid import ExplicitVRLittleEndian, generate_uid
+out = sys.argv[1]
+def base(sop_class, modality):
+    ds = Dataset(); ds.file_meta = FileMetaDataset()
+    ds.SOPClassUID = sop_class; ds.SOPInstanceUID = generate_uid()
+    ds.file_meta.MediaStorageSOPClassUID = sop_class; ds.file_meta.MediaStorageSOPInstanceUID = ds.SOPInstanceUID
+    ds.file_meta.TransferSyntaxUID = ExplicitVRLittleEndian
+    ds.StudyInstanceUID = generate_uid(); ds.SeriesInstanceUID = generate_uid(); ds.Modality = modality
+    ds.is_little_endian = True; ds.is_implicit_VR = False
+    return ds
+mr = base('1.2.840.10008.5.1.4.1.1.4', 'MR')
+mr.Rows = 8; mr.Columns = 8; mr.BitsAllocated = 16; mr.BitsStored = 12; mr.HighBit = 11; mr.PixelRepresentation = 0
+mr.SamplesPerPixel = 1; mr.PhotometricInterpretation = 'MONOCHROME2'; mr.PixelData = np.zeros((8, 8), np.uint16).tobytes()
+mr.save_as(out + '/mr.dcm', write_like_original=False)
+sr = base('1.2.840.10008.5.1.4.1.1.88.11', 'SR'); sr.ValueType = 'CONTAINER'
+sr.save_as(out + '/sr.dcm', write_like_original=False)
+`;
+  execFileSync('/usr/bin/python3', ['-c', script, dir]);
+  // j2k-ct/dicom has every UID empty, so storescu cannot even pick a presentation context for it.
+  // Repair only the SOP class/instance (as dcmodify would) and leave Study/Series UIDs empty: that
+  // file reaches our SCP and must be refused for the empty UIDs.
+  const noStudyUids = path.join(dir, 'no-study-uids.dcm');
+  const source = listFiles(j2kBrokenDir)[0] as string;
+  fs.copyFileSync(source, noStudyUids);
+  const metaUid = /\[([0-9.]+)\]/.exec(execFileSync('dcmdump', ['-s', '+P', '0002,0003', source], { encoding: 'utf8' }))?.[1];
+  assert.ok(metaUid, 'could not read MediaStorageSOPInstanceUID');
+  execFileSync('dcmodify', ['-nb', '-m', `(0008,0016)=${CT_IMAGE_STORAGE}`, '-m', `(0008,0018)=${metaUid}`, noStudyUids]);
+  const truncated = path.join(dir, 'truncated.dcm');
+  const whole = fs.readFileSync(listFiles(chestDir)[9] as string);
+  fs.writeFileSync(truncated, whole.subarray(0, Math.floor(whole.length * 0.6)));
+  const notDicom = path.join(dir, 'not-dicom.bin');
+  fs.writeFileSync(notDicom, Buffer.from('this is a PDF report, not a DICOM instance\n'.repeat(20)));
+  return { mr: path.join(dir, 'mr.dcm'), sr: path.join(dir, 'sr.dcm'), noStudyUids, truncated, notDicom };
+}
+
+interface Part {
+  contentType?: string;
+  bytes: Uint8Array;
+}
+
+function multipartRelated(parts: Part[], boundary = `bonemet-test-${Date.now()}`): { body: Buffer; contentType: string } {
+  const chunks: Buffer[] = [];
+  for (const part of parts) {
+    chunks.push(Buffer.from(`--${boundary}\r\n${part.contentType === undefined ? '' : `Content-Type: ${part.contentType}\r\n`}\r\n`));
+    chunks.push(Buffer.from(part.bytes));
+    chunks.push(Buffer.from('\r\n'));
+  }
+  chunks.push(Buffer.from(`--${boundary}--\r\n`));
+  return { body: Buffer.concat(chunks), contentType: `multipart/related; type="application/dicom"; boundary=${boundary}` };
+}
+
+interface StowAnswer {
+  status: number;
+  json: Record<string, { Value?: Array<Record<string, { Value?: unknown[] }>> }>;
+  referenced: string[];
+  failed: Array<{ sopInstanceUID: string; reason: number; text: string }>;
+}
+
+async function stow(url: string, body: Buffer, contentType: string): Promise<StowAnswer> {
+  const res = await fetch(url, { method: 'POST', headers: { 'Content-Type': contentType, Accept: 'application/dicom+json' }, body });
+  const text = await res.text();
+  let json: StowAnswer['json'] = {};
+  try {
+    json = JSON.parse(text) as StowAnswer['json'];
+  } catch {
+    // non-JSON error body
+  }
+  const referenced = (json['00081199']?.Value ?? []).map((item) => String(item['00081155']?.Value?.[0] ?? ''));
+  const failed = (json['00081198']?.Value ?? []).map((item) => ({
+    sopInstanceUID: String(item['00081155']?.Value?.[0] ?? ''),
+    reason: Number(item['00081197']?.Value?.[0]),
+    text: String(item['0040A160']?.Value?.[0] ?? ''),
+  }));
+  return { status: res.status, json, referenced, failed };
+}
+
+function countSpoolFiles(dataDir: string): number {
+  const root = path.join(dataDir, 'spool');
+  let n = 0;
+  for (const study of fs.readdirSync(root)) {
+    if (study.startsWith('.')) continue;
+    for (const series of fs.readdirSync(path.join(root, study))) n += fs.readdirSync(path.join(root, study, series)).length;
+  }
+  return n;
+}
+
+describe('listener: C-STORE SCP + STOW-RS against real dcmtk peers', function () {
+  let dataDir: string;
+  let tmpDir: string;
+  let config: BonemetConfig;
+  let listener: DimseListener;
+  let httpServer: http.Server;
+  let stowUrl: string;
+  let bad: ReturnType<typeof makeBadInputs>;
+  const received: StoredInstance[] = [];
+  const sink = { instanceStored: (i: StoredInstance) => void received.push(i) };
+  const logger = pino({ level: process.env.BONEMET_TEST_LOG ?? 'silent' });
+
+  const scp = (callingAet = 'STORESCU') => ({ host: '127.0.0.1', port: listener.port, aet: 'BONEMET', callingAet });
+
+  before(async () => {
+    dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'bonemet-listener-'));
+    tmpDir = fs.mkdtempSync(path.join(os.tmpdir(), 'bonemet-bad-'));
+    bad = makeBadInputs(tmpDir);
+    config = configSchema.parse({
+      dataDir,
+      dimse: { port: 0, aeTitle: 'BONEMET', allowedCallingAeTitles: ['STORESCU', 'ECHOSCU'] },
+      http: { maxStowBytes: 60 * 1024 * 1024 },
+    });
+    listener = await startDimseListener(config, sink, logger);
+    const app = express();
+    app.use('/dicomweb', createStowRouter({ config, sink, logger }));
+    httpServer = http.createServer(app);
+    await new Promise<void>((resolve) => httpServer.listen(0, '127.0.0.1', resolve));
+    stowUrl = `http://127.0.0.1:${(httpServer.address() as AddressInfo).port}/dicomweb/studies`;
+  });
+
+  after(async () => {
+    await listener?.close();
+    await new Promise((resolve) => httpServer?.close(resolve));
+    fs.rmSync(dataDir, { recursive: true, force: true });
+    fs.rmSync(tmpDir, { recursive: true, force: true });
+  });
+
+  it('answers C-ECHO', async () => {
+    const echo = await echoscu(scp('ECHOSCU'));
+    assert.equal(echo.code, 0, echo.output);
+  });
+
+  it('stores all 255 chest-ct-1 instances sent by storescu -xs (JPEG lossless), pixel data byte-identical', async () => {
+    const files = listFiles(chestDir);
+    const before = received.length;
+    const result = await storescu(files, { ...scp(), extraArgs: ['-xs'] });
+    assert.equal(result.code, 0, result.output.slice(-2000));
+    const fresh = received.slice(before);
+    assert.equal(fresh.length, 255, 'sink called once per instance');
+    assert.equal(new Set(fresh.map((i) => i.sopInstanceUID)).size, 255);
+    assert.ok(fresh.every((i) => i.receivedVia === 'dimse' && i.callingAeTitle === 'STORESCU' && i.modality === 'CT'));
+    assert.equal(new Set(fresh.map((i) => i.seriesInstanceUID)).size, 1);
+    for (const i of fresh) assert.ok(fs.existsSync(i.path), `spool file missing: ${i.path}`);
+    assert.equal(countSpoolFiles(dataDir), 255);
+    assert.deepEqual(fs.readdirSync(path.join(dataDir, 'spool/.incoming')), [], 'no leftovers in .incoming');
+    // The compressed pixel data must be the sender's bytes exactly (no transcoding anywhere). storescu
+    // re-serialises the header, so compare from the Pixel Data element (7FE0,0010) OB on.
+    const original = fs.readFileSync(files[0] as string);
+    const sopUid = validateInstance(original);
+    assert.ok(sopUid.ok);
+    const spooled = fs.readFileSync(fresh.find((i) => i.sopInstanceUID === sopUid.sopInstanceUID)?.path as string);
+    const pixelTag = Buffer.from([0xe0, 0x7f, 0x10, 0x00, 0x4f, 0x42]);
+    const pixelsOf = (b: Buffer): Buffer => b.subarray(b.indexOf(pixelTag));
+    assert.ok(pixelsOf(original).length > 100_000);
+    assert.ok(pixelsOf(spooled).equals(pixelsOf(original)), 'pixel data bytes differ from the sent file');
+    const verdict = validateInstance(spooled);
+    assert.ok(verdict.ok && verdict.transferSyntaxUID === '1.2.840.10008.1.2.4.70', 'kept JPEG Lossless SV1');
+    console.log(`      stored ${fresh.length}/255 via C-STORE, spool files ${countSpoolFiles(dataDir)}`);
+  });
+
+  it('accepts the repaired JPEG 2000 series (j2k-ct/dicom_fixed) with storescu -xv', async () => {
+    const before = received.length;
+    const result = await storescu(listFiles(j2kFixedDir), { ...scp(), extraArgs: ['-xv'] });
+    assert.equal(result.code, 0, result.output.slice(-2000));
+    const fresh = received.slice(before);
+    assert.equal(fresh.length, 20);
+    const verdict = validateInstance(fs.readFileSync(fresh[0]?.path as string));
+    assert.ok(verdict.ok && verdict.transferSyntaxUID === '1.2.840.10008.1.2.4.90', 'kept JPEG 2000 lossless');
+  });
+
+  it('refuses instances with empty Study/Series UIDs with 0xA900 naming the attribute, and keeps serving', async () => {
+    const before = received.length;
+    const result = await storescu([bad.noStudyUids], { ...scp(), extraArgs: ['-xv', '-d'] });
+    assert.match(result.output, /DIMSE Status\s*:\s*0xa900/i, result.output.slice(-1500));
+    assert.match(result.output, /0000,0902.*StudyInstanceUID \(0020,000D\) is empty/);
+    assert.equal(received.length, before, 'sink must not be called');
+    // The untouched files (all UIDs empty) cannot even be offered by storescu: it finds no SOP class.
+    const original = await storescu(listFiles(j2kBrokenDir).slice(0, 1), { ...scp(), extraArgs: ['-xv'] });
+    assert.notEqual(original.code, 0);
+    assert.equal(received.length, before);
+    const echo = await echoscu(scp('ECHOSCU'));
+    assert.equal(echo.code, 0, 'service still answers after refusals');
+  });
+
+  it('refuses MR and SR instances with 0x0122 (SOP class not supported)', async () => {
+    const before = received.length;
+    for (const file of [bad.mr, bad.sr]) {
+      const result = await storescu([file], { ...scp(), extraArgs: ['-d'] });
+      assert.match(result.output, /DIMSE Status\s*:\s*0x0122: Refused: SOP Class not supported/i, result.output.slice(-1500));
+      assert.match(result.output, /0000,0902.*not supported: CT only/);
+    }
+    assert.equal(received.length, before);
+    assert.deepEqual(fs.readdirSync(path.join(dataDir, 'spool/.incoming')), []);
+  });
+
+  it('rejects an association from a calling AE title not on the allow-list', async () => {
+    const result = await echoscu(scp('INTRUDER'));
+    assert.notEqual(result.code, 0);
+    assert.match(result.output, /Association Rejected/);
+    assert.match(result.output, /Calling AE Title Not Recognized/);
+    const store = await storescu([listFiles(chestDir)[0] as string], { ...scp('INTRUDER'), extraArgs: ['-xs'] });
+    assert.notEqual(store.code, 0);
+    assert.equal((await echoscu(scp('ECHOSCU'))).code, 0);
+  });
+
+  it('rejects an association addressed to another called AE title', async () => {
+    const result = await echoscu({ ...scp('ECHOSCU'), aet: 'NOTBONEMET' });
+    assert.notEqual(result.code, 0);
+    assert.match(result.output, /Called AE Title Not Recognized/);
+  });
+
+  it('a duplicate instance is harmless (C-STORE twice, STOW once more): success each time, one spool file', async () => {
+    const file = listFiles(chestDir)[5] as string;
+    const spoolBefore = countSpoolFiles(dataDir);
+    const first = await storescu([file], { ...scp(), extraArgs: ['-xs'] });
+    const second = await storescu([file], { ...scp(), extraArgs: ['-xs'] });
+    assert.equal(first.code, 0);
+    assert.equal(second.code, 0);
+    const { body, contentType } = multipartRelated([{ contentType: 'application/dicom', bytes: fs.readFileSync(file) }]);
+    const answer = await stow(stowUrl, body, contentType);
+    assert.equal(answer.status, 200);
+    assert.equal(countSpoolFiles(dataDir), spoolBefore, 'still one file per SOP instance');
+  });
+
+  it('stores the same series via STOW-RS: 200 with all 255 in ReferencedSOPSequence', async () => {
+    const files = listFiles(chestDir);
+    const before = received.length;
+    const { body, contentType } = multipartRelated(files.map((f) => ({ contentType: 'application/dicom', bytes: fs.readFileSync(f) })));
+    const answer = await stow(stowUrl, body, contentType);
+    assert.equal(answer.status, 200, JSON.stringify(answer.failed.slice(0, 3)));
+    assert.equal(answer.referenced.length, 255);
+    assert.equal(answer.failed.length, 0);
+    const fresh = received.slice(before);
+    assert.equal(fresh.length, 255);
+    assert.ok(fresh.every((i) => i.receivedVia === 'stow' && i.callingAeTitle === null));
+    console.log(`      STOW-RS: ${answer.referenced.length}/255 referenced, HTTP ${answer.status}, body ${(body.length / 1e6).toFixed(1)} MB`);
+  });
+
+  it('STOW-RS: each bad part fails with its own FailureReason and text; all failed -> 409', async () => {
+    const j2kOriginal = listFiles(j2kBrokenDir)[0] as string;
+    const cases: Array<{ file: string; reason: number; text: RegExp }> = [
+      { file: bad.notDicom, reason: 0xc000, text: /not a DICOM Part 10 file/ },
+      { file: bad.truncated, reason: 0xc001, text: /cut off/ },
+      { file: j2kOriginal, reason: 0xa900, text: /SOPClassUID \(0008,0016\) is empty/ },
+      { file: bad.noStudyUids, reason: 0xa900, text: /StudyInstanceUID \(0020,000D\) is empty/ },
+      { file: bad.mr, reason: 0x0122, text: /not supported: CT only/ },
+      { file: bad.sr, reason: 0x0122, text: /not supported: CT only/ },
+    ];
+    const before = received.length;
+    for (const c of cases) {
+      const { body, contentType } = multipartRelated([{ contentType: 'application/dicom', bytes: fs.readFileSync(c.file) }]);
+      const answer = await stow(stowUrl, body, contentType);
+      assert.equal(answer.status, 409, `${path.basename(c.file)}: ${JSON.stringify(answer.json)}`);
+      assert.equal(answer.failed.length, 1);
+      assert.equal(answer.failed[0]?.reason, c.reason, `${path.basename(c.file)}: reason 0x${answer.failed[0]?.reason.toString(16)}`);
+      assert.match(answer.failed[0]?.text ?? '', c.text);
+    }
+    assert.equal(received.length, before, 'nothing bad reached the job layer');
+    assert.deepEqual(fs.readdirSync(path.join(dataDir, 'spool/.incoming')), []);
+  });
+
+  it('STOW-RS: mixed good and bad parts -> 202 with both sequences', async () => {
+    const good = listFiles(j2kFixedDir).slice(0, 2);
+    const { body, contentType } = multipartRelated([
+      { contentType: 'application/dicom', bytes: fs.readFileSync(good[0] as string) },
+      { contentType: 'application/dicom', bytes: fs.readFileSync(bad.truncated) },
+      { bytes: fs.readFileSync(good[1] as string) }, // no part Content-Type: inherits type="application/dicom"
+    ]);
+    const answer = await stow(stowUrl, body, contentType);
+    assert.equal(answer.status, 202);
+    assert.equal(answer.referenced.length, 2);
+    assert.equal(answer.failed.length, 1);
+  });
+
+  it('STOW-RS to /studies/{uid}: an instance of another study is refused', async () => {
+    const file = listFiles(j2kFixedDir)[3] as string;
+    const { body, contentType } = multipartRelated([{ contentType: 'application/dicom', bytes: fs.readFileSync(file) }]);
+    const wrong = await stow(`${stowUrl}/1.2.3.4.5`, body, contentType);
+    assert.equal(wrong.status, 409);
+    assert.match(wrong.failed[0]?.text ?? '', /differs from the study in the URL/);
+    const right = await stow(`${stowUrl}/1.2.826.0.1.3680043.8.498.1000000000000000000000000000000001`, body, contentType);
+    assert.equal(right.status, 200);
+  });
+
+  it('STOW-RS: wrong content types -> 415, malformed multipart -> 400', async () => {
+    const bytes = fs.readFileSync(listFiles(j2kFixedDir)[0] as string);
+    const asJson = await fetch(stowUrl, { method: 'POST', headers: { 'Content-Type': 'application/json' }, body: '{}' });
+    assert.equal(asJson.status, 415);
+    const plainDicom = await fetch(stowUrl, { method: 'POST', headers: { 'Content-Type': 'application/dicom' }, body: bytes });
+    assert.equal(plainDicom.status, 415);
+    const { body } = multipartRelated([{ contentType: 'application/dicom+json', bytes: Buffer.from('[]') }], 'b1');
+    const metadata = await fetch(stowUrl, { method: 'POST', headers: { 'Content-Type': 'multipart/related; type="application/dicom+json"; boundary=b1' }, body });
+    assert.equal(metadata.status, 415);
+    const unterminated = Buffer.concat([Buffer.from('--b2\r\nContent-Type: application/dicom\r\n\r\n'), bytes]);
+    const cut = await fetch(stowUrl, { method: 'POST', headers: { 'Content-Type': 'multipart/related; type="application/dicom"; boundary=b2' }, body: unterminated });
+    assert.equal(cut.status, 400);
+    assert.match(await cut.text(), /closing boundary/);
+    assert.deepEqual(fs.readdirSync(path.join(dataDir, 'spool/.incoming')), []);
+  });
+
+  it('STOW-RS: a body over http.maxStowBytes -> 413 (declared and streamed), service keeps serving', async () => {
+    const smallConfig = configSchema.parse({ ...config, http: { ...config.http, maxStowBytes: 300_000 } });
+    const app = express();
+    app.use('/dicomweb', createStowRouter({ config: smallConfig, sink, logger }));
+    const server = http.createServer(app);
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}/dicomweb/studies`;
+    try {
+      const before = received.length;
+      const files = listFiles(chestDir).slice(0, 4); // ~840 kB
+      const { body, contentType } = multipartRelated(files.map((f) => ({ contentType: 'application/dicom', bytes: fs.readFileSync(f) })));
+      const declared = await fetch(url, { method: 'POST', headers: { 'Content-Type': contentType }, body });
+      assert.equal(declared.status, 413);
+      // Chunked upload (no Content-Length): the limit is enforced while streaming.
+      const streamed = await new Promise<number>((resolve, reject) => {
+        const req = http.request(url, { method: 'POST', headers: { 'Content-Type': contentType, 'Transfer-Encoding': 'chunked' } }, (res) => {
+          res.resume();
+          resolve(res.statusCode ?? 0);
+        });
+        req.on('error', reject);
+        for (let i = 0; i < body.length; i += 64 * 1024) req.write(body.subarray(i, i + 64 * 1024));
+        req.end();
+      });
+      assert.equal(streamed, 413);
+      assert.equal(received.length, before);
+      const ok = multipartRelated([{ contentType: 'application/dicom', bytes: fs.readFileSync(files[0] as string) }]);
+      assert.equal((await stow(url, ok.body, ok.contentType)).status, 200, 'a small body still works');
+    } finally {
+      await new Promise((resolve) => server.close(resolve));
+    }
+  });
+});
