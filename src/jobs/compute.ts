@@ -4,6 +4,7 @@ import { buildCtVolume } from '../analysis/volume.ts';
 import { NotAssessableInputError } from '../analysis/errors.ts';
 import { loadRiskModel, RiskInputError, type RiskModel } from '../model/index.ts';
 import type { RiskResult } from '../model/types.ts';
+import { buildHeatmapSecondaryCapture, rgbFromPng } from '../report/heatmap-sc.ts';
 import { buildOruR01 } from '../report/oru.ts';
 import { buildMeasurementReportSr } from '../report/sr.ts';
 import { sourceContextFromDicom } from '../report/source-context.ts';
@@ -137,9 +138,22 @@ export async function computeJob(req: ComputeRequest): Promise<ComputeResult> {
     }),
   }), () => 'TID 1500 SR, ORU^R01');
 
+  // The Grad-CAM overlay goes to the PACS as a Secondary Capture next to the SR (only when the model made one).
+  let heatmapSc = null;
+  if (risk?.heatmapPng && analysis.measuredSlice) {
+    const png = risk.heatmapPng;
+    const slice = analysis.measuredSlice;
+    heatmapSc = await timed(stages, 'heatmap', async () => buildHeatmapSecondaryCapture(
+      reportInput,
+      rgbFromPng(png),
+      { sopClassUID: source.sopClassUID, sopInstanceUID: slice.sopInstanceUID },
+      { seriesInstanceUID: req.outputIds.heatmapSeriesInstanceUID, sopInstanceUID: req.outputIds.heatmapSopInstanceUID },
+    ), () => 'Grad-CAM secondary capture');
+  }
+
   const { masks: _masks, ...analysisWithoutMasks } = analysis;
   const riskSummary = risk === null ? null : (({ heatmap: _h, heatmapPng: _p, ...rest }) => rest)(risk);
-  return { analysis: analysisWithoutMasks, risk: riskSummary, sr, heatmapSc: null, oru, stages, warnings };
+  return { analysis: analysisWithoutMasks, risk: riskSummary, sr, heatmapSc, oru, stages, warnings };
 }
 
 /** Runs the compute in the calling thread (tests, CLI); the service uses the worker-backed one. */
