@@ -240,6 +240,12 @@ describe('report: TID 1500 SR', () => {
       uids: { seriesInstanceUID: source.seriesInstanceUID, sopInstanceUID: '2.25.5' },
     });
     assert.throws(() => buildMeasurementReportSr(sameSeries), /must be a new series/);
+    const nanHeight = assessableAnalysis(t11Sop, { heightM: 1.62 });
+    nanHeight.bodyComposition!.heightM = Number.NaN;
+    assert.throws(() => buildMeasurementReportSr(reportInput(source, nanHeight)), /bodyComposition\.heightM must be a positive number/);
+    const badConfidence = assessableAnalysis(t11Sop, { heightM: 1.62 });
+    badConfidence.measuredSlice!.confidence = 1.5;
+    assert.throws(() => buildOruR01(reportInput(source, badConfidence), ORU_HEADER), /measuredSlice\.confidence must be within 0\.\.1/);
   });
 });
 

@@ -150,9 +150,9 @@ function observationRows(input: ReportInput): ObxRow[] {
     if (ev.relativeHazard !== null) {
       rows.push({ type: 'NM', id: C.RELATIVE_HAZARD, value: formatDecimalString(ev.relativeHazard, 3), unit: C.UNIT_ONE });
     }
-    for (const w of risk.warnings) rows.push({ type: 'TX', id: C.COMMENT, value: w });
+    for (const w of risk.warnings.filter(Boolean)) rows.push({ type: 'TX', id: C.COMMENT, value: w });
   }
-  for (const w of a.warnings) rows.push({ type: 'TX', id: C.COMMENT, value: w });
+  for (const w of a.warnings.filter(Boolean)) rows.push({ type: 'TX', id: C.COMMENT, value: w });
   if (input.correction) {
     rows.push({ type: 'TX', id: C.CORRECTION_NOTE, value: `Corrected result: ${input.correction.reason}` });
   }

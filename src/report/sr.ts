@@ -226,10 +226,11 @@ function deviceObserverContext(input: ReportInput): ContentItem[] {
   return items;
 }
 
+/** TID 4019. An empty name/version is reported as "unspecified" rather than failing the report. */
 function algorithmIdentification(name: string, version: string, parameters: Record<string, string | number | boolean>): ContentItem[] {
   const items = [
-    text('HAS CONCEPT MOD', C.ALGORITHM_NAME, name),
-    text('HAS CONCEPT MOD', C.ALGORITHM_VERSION, version),
+    text('HAS CONCEPT MOD', C.ALGORITHM_NAME, name || 'unspecified'),
+    text('HAS CONCEPT MOD', C.ALGORITHM_VERSION, version || 'unspecified'),
   ];
   for (const [key, value] of Object.entries(parameters)) {
     items.push(text('HAS CONCEPT MOD', C.ALGORITHM_PARAMETERS, `${key}=${String(value)}`));
@@ -300,9 +301,9 @@ function riskGroup(input: ReportInput, risk: RiskResult): ContentItem {
     num('CONTAINS', C.METASTASIS_RISK_PROBABILITY, risk.probability, C.UNIT_ONE, 4),
     num('CONTAINS', C.RISK_THRESHOLD, risk.threshold, C.UNIT_ONE, 4),
     codeValue('CONTAINS', C.RISK_HIGH, risk.highRisk ? C.YES : C.NO),
-    text('CONTAINS', C.RISK_INPUTS_USED, risk.inputsUsed),
+    text('CONTAINS', C.RISK_INPUTS_USED, risk.inputsUsed || 'unspecified'),
     text('CONTAINS', C.RESEARCH_USE_ONLY, C.RESEARCH_USE_STATEMENT),
-    ...risk.warnings.map((w) => text('CONTAINS', C.COMMENT, w)),
+    ...risk.warnings.filter(Boolean).map((w) => text('CONTAINS', C.COMMENT, w)),
   ]);
 }
 
@@ -345,9 +346,9 @@ function qualitativeEvaluations(input: ReportInput): ContentItem[] {
         `T11 candidate confidence ${formatDecimalString(candidate.confidence, 3)}${candidate.partial ? ', body cut by the field of view' : ''}`));
     }
   }
-  items.push(text('CONTAINS', C.ALGORITHM_VERSION, `Level finder ${a.levelFinding.algorithmVersion}`));
-  for (const line of a.levelFinding.evidence) items.push(text('CONTAINS', C.COMMENT, line));
-  for (const warning of a.warnings) items.push(text('CONTAINS', C.COMMENT, warning));
+  items.push(text('CONTAINS', C.ALGORITHM_VERSION, `Level finder ${a.levelFinding.algorithmVersion || 'unspecified'}`));
+  for (const line of a.levelFinding.evidence.filter(Boolean)) items.push(text('CONTAINS', C.COMMENT, line));
+  for (const warning of a.warnings.filter(Boolean)) items.push(text('CONTAINS', C.COMMENT, warning));
   if (input.correction) {
     const replaced = input.correction.replacesSopInstanceUID;
     items.push(text('CONTAINS', C.CORRECTION_NOTE,

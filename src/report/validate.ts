@@ -46,7 +46,18 @@ export function validateReportInput(input: ReportInput): void {
   } else if (!a.reason && !a.levelFinding.reason) {
     throw new ReportInputError('analysis is not assessable but gives no reason');
   }
-  if (a.measuredSlice) requireUid(a.measuredSlice.sopInstanceUID, 'analysis.measuredSlice.sopInstanceUID');
+  const slice = a.measuredSlice;
+  if (slice) {
+    requireUid(slice.sopInstanceUID, 'analysis.measuredSlice.sopInstanceUID');
+    if (!Number.isFinite(slice.zMm)) throw new ReportInputError('analysis.measuredSlice.zMm is not a finite number');
+    if (slice.confidence !== null && !(slice.confidence >= 0 && slice.confidence <= 1)) {
+      throw new ReportInputError(`analysis.measuredSlice.confidence must be within 0..1, got ${slice.confidence}`);
+    }
+  }
+  const t11 = a.levelFinding.levels.T11;
+  if (t11 && !(t11.confidence >= 0 && t11.confidence <= 1)) {
+    throw new ReportInputError(`levelFinding T11 confidence must be within 0..1, got ${t11.confidence}`);
+  }
   const b = a.bodyComposition;
   if (b) {
     requireFiniteNonNegative(b.sfaCm2, 'bodyComposition.sfaCm2');
@@ -55,10 +66,19 @@ export function validateReportInput(input: ReportInput): void {
     requireFiniteNonNegative(b.sfiCm2M2, 'bodyComposition.sfiCm2M2');
     requireFiniteNonNegative(b.vfiCm2M2, 'bodyComposition.vfiCm2M2');
     requireFiniteNonNegative(b.esmiCm2M2, 'bodyComposition.esmiCm2M2');
+    if (b.heightM !== null && !(Number.isFinite(b.heightM) && b.heightM > 0)) {
+      throw new ReportInputError(`bodyComposition.heightM must be a positive number of metres, got ${b.heightM}`);
+    }
   }
   const r = input.risk;
-  if (r && !(Number.isFinite(r.probability) && r.probability >= 0 && r.probability <= 1)) {
-    throw new ReportInputError(`risk.probability must be within 0..1, got ${r.probability}`);
+  if (r) {
+    for (const [field, v] of [['risk.probability', r.probability], ['risk.threshold', r.threshold]] as const) {
+      if (!(Number.isFinite(v) && v >= 0 && v <= 1)) throw new ReportInputError(`${field} must be within 0..1, got ${v}`);
+    }
+    const rh = r.publishedEvidence.relativeHazard;
+    if (rh !== null && !(Number.isFinite(rh) && rh > 0)) {
+      throw new ReportInputError(`risk.publishedEvidence.relativeHazard must be a positive number, got ${rh}`);
+    }
   }
   const c = input.correction;
   if (c) {
