@@ -90,9 +90,16 @@ describe('service (in-process, chest-ct-1 through the ingest sink)', function ()
     assert.equal(srDs.SOPInstanceUID, job.outputs.find((o) => o.kind === 'sr')?.sopInstanceUID);
     assert.equal(srDs.StudyInstanceUID, instances[0]!.studyInstanceUID);
 
-    const result = (await (await api(`/api/jobs/${job.id}/result`)).json()) as { assessable: boolean; sr: { sopInstanceUID: string }; bodyComposition: unknown };
+    const result = (await (await api(`/api/jobs/${job.id}/result`)).json()) as {
+      assessable: boolean; sr: { sopInstanceUID: string }; warnings: string[];
+      bodyComposition: { sfaCm2: number; sfiCm2M2: number | null } | null; measuredSlice: { zMm: number } | null };
     assert.equal(result.sr.sopInstanceUID, srDs.SOPInstanceUID);
-    console.log(`      result: assessable=${result.assessable} bodyComposition=${JSON.stringify(result.bodyComposition)}`);
+    console.log(`      result: assessable=${result.assessable} slice z=${result.measuredSlice?.zMm} (reference T11 body -278.0 .. -259.0) bodyComposition=${JSON.stringify(result.bodyComposition)}`);
+    assert.equal(result.assessable, true, 'chest-ct-1 has T11 fully in view');
+    assert.ok(result.measuredSlice !== null && result.measuredSlice.zMm <= -259 && result.measuredSlice.zMm >= -278, `measured slice z ${result.measuredSlice?.zMm} inside T11`);
+    // No height anywhere (no clinical data, no PatientSize): areas without indices, and it says so.
+    assert.equal(result.bodyComposition?.sfiCm2M2, null);
+    assert.ok(result.warnings.some((w) => /height/i.test(w)), 'height flag in warnings');
   });
 
   it('new instances after a finished job make a new job version that corrects the earlier SR', async () => {
@@ -139,9 +146,17 @@ describe('service (in-process, chest-ct-1 through the ingest sink)', function ()
     });
     assert.equal(done.state, 'done', done.reason ?? '');
     assert.equal(done.kind, 'override');
-    const result = (await (await api(`/api/jobs/${done.id}/result`)).json()) as { correction: { replacesSopInstanceUID: string } | null; measuredSlice: { sopInstanceUID: string; source: string } | null };
+    const result = (await (await api(`/api/jobs/${done.id}/result`)).json()) as {
+      correction: { replacesSopInstanceUID: string } | null; measuredSlice: { sopInstanceUID: string; source: string } | null;
+      bodyComposition: { sfaCm2: number; sfiCm2M2: number | null; heightSource: string | null } | null };
     assert.equal(result.correction?.replacesSopInstanceUID, parent.outputs.find((o) => o.kind === 'sr')?.sopInstanceUID);
-    console.log(`      override measured slice: ${JSON.stringify(result.measuredSlice)}`);
+    assert.equal(result.measuredSlice?.sopInstanceUID, in190);
+    assert.equal(result.measuredSlice?.source, 'override');
+    // The clinical height stored above (158 cm) is used for the indices.
+    const b = result.bodyComposition!;
+    assert.equal(b.heightSource, 'clinical');
+    assert.ok(b.sfiCm2M2 !== null && Math.abs(b.sfiCm2M2 - b.sfaCm2 / 1.58 ** 2) < 0.05, `SFI ${b.sfiCm2M2} = SFA ${b.sfaCm2} / 1.58^2`);
+    console.log(`      override at IN 190: ${JSON.stringify(b)}`);
   });
 
   it('health and metrics answer; logs carry no patient name or ID', async () => {

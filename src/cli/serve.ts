@@ -15,7 +15,9 @@ import { WorkerComputer } from '../jobs/worker-computer.ts';
 import { startDimseListener, type DimseListener } from '../listener/dimse-scp.ts';
 import { createStowRouter } from '../listener/stow.ts';
 import { OutboxDispatcher, type Senders } from '../outbox/dispatcher.ts';
-import type { DeliveryOutcome } from '../outbox/types.ts';
+import { sendByCStore } from '../outbox/dimse-sender.ts';
+import { sendHl7 } from '../outbox/mllp-sender.ts';
+import { sendByStow } from '../outbox/stow-sender.ts';
 import { createLogger, type Logger } from '../util/log.ts';
 
 export function softwareVersion(): string {
@@ -42,8 +44,6 @@ export interface RunningService {
   stop(): Promise<void>;
 }
 
-const notWired = (what: string) => async (): Promise<DeliveryOutcome> => ({ status: 'retry', detail: `${what} sender not available in this build` });
-
 /** Start everything: store, series tracker, runner, dispatcher, HTTP (and the listeners). */
 export async function startService(config: BonemetConfig, log: Logger): Promise<RunningService> {
   fs.mkdirSync(config.dataDir, { recursive: true });
@@ -53,7 +53,7 @@ export async function startService(config: BonemetConfig, log: Logger): Promise<
   const { token, source: tokenSource } = ensureApiToken(config.http.apiToken, config.dataDir);
   const version = softwareVersion();
 
-  const senders: Senders = { cstore: notWired('C-STORE'), stow: notWired('STOW-RS'), mllp: notWired('MLLP') };
+  const senders: Senders = { cstore: (d, aet, f) => sendByCStore(d, aet, f), stow: (u, h, f) => sendByStow(u, h, f), mllp: sendHl7 };
   const dispatcher = new OutboxDispatcher(store, senders, config, log.child({ part: 'outbox' }), {
     onAttempt: (channel, status) => metrics.deliveryAttempts.inc({ channel, status }),
   });

@@ -1,7 +1,7 @@
 import fs from 'node:fs';
 import type { AnalysisResult, DicomInput } from '../analysis/types.ts';
-import { buildCtVolume } from '../analysis/volume.ts';
-import { NotAssessableInputError } from '../analysis/errors.ts';
+import { ALGORITHM_NAME, ALGORITHM_VERSION, analyzeSeries, NotAssessableInputError, type AnalyzeOptions } from '../analysis/index.ts';
+import { LEVEL_FINDER_VERSION } from '../analysis/levels.ts';
 import { loadRiskModel, RiskInputError, type RiskModel } from '../model/index.ts';
 import type { RiskResult } from '../model/types.ts';
 import { buildHeatmapSecondaryCapture, rgbFromPng } from '../report/heatmap-sc.ts';
@@ -44,25 +44,33 @@ async function timed<T>(stages: StageTiming[], stage: string, fn: () => Promise<
   }
 }
 
-/** TEMPORARY until src/analysis/index.ts (analyzeSeries) lands: volume only, reported as not assessable. */
-async function analyzeInterim(inputs: DicomInput[], req: ComputeRequest): Promise<AnalysisResult> {
-  let reason = 'automatic T11 analysis is not available in this build';
+/**
+ * T11 analysis. An input that cannot be analysed at all (no usable axial CT stack, override slice not
+ * in the series) still yields a result, "not assessable" with the reason, so the SR/ORU say so clearly.
+ */
+async function analyze(inputs: DicomInput[], req: ComputeRequest): Promise<AnalysisResult> {
+  const heightCm = req.clinical?.heightCm;
+  const options: AnalyzeOptions = {
+    huWindows: req.huWindows,
+    minT11Confidence: req.minT11Confidence,
+    ...(heightCm !== undefined ? { height: { heightM: heightCm / 100, source: 'clinical' as const } } : {}),
+    ...(req.atSliceSopInstanceUID !== null ? { atSliceSopInstanceUID: req.atSliceSopInstanceUID } : {}),
+  };
   try {
-    await buildCtVolume(inputs);
+    return (await analyzeSeries(inputs, options)).result;
   } catch (e) {
     if (!(e instanceof NotAssessableInputError)) throw e;
-    reason = e.message;
+    return {
+      assessable: false,
+      reason: e.message,
+      levelFinding: { t11Assessable: false, reason: e.message, levels: {}, evidence: [], algorithmVersion: LEVEL_FINDER_VERSION },
+      measuredSlice: null,
+      bodyComposition: null,
+      masks: null,
+      algorithm: { name: ALGORITHM_NAME, version: ALGORITHM_VERSION, parameters: {} },
+      warnings: [],
+    };
   }
-  return {
-    assessable: false,
-    reason,
-    levelFinding: { t11Assessable: false, reason, levels: {}, evidence: [], algorithmVersion: 'none' },
-    measuredSlice: null,
-    bodyComposition: null,
-    masks: null,
-    algorithm: { name: 'bonemet', version: req.softwareVersion, parameters: {} },
-    warnings: [],
-  };
 }
 
 /** The model is loaded once per process (worker) and directory: ONNX session creation takes ~100 ms+. */
@@ -112,7 +120,7 @@ export async function computeJob(req: ComputeRequest): Promise<ComputeResult> {
   const source = readSourceContext(first);
   const inputs = lazyInputs(req.paths);
 
-  const analysis = await timed(stages, 'analyze', () => analyzeInterim(inputs, req), (a) =>
+  const analysis = await timed(stages, 'analyze', () => analyze(inputs, req), (a) =>
     a.assessable ? 'T11 measured' : `not assessable: ${a.reason ?? ''}`);
 
   const risk = await timed(stages, 'risk', () => estimateRisk(analysis, req, warnings), (r) =>
