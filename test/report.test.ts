@@ -15,6 +15,8 @@ import { buildHeatmapSecondaryCapture, rgbFromPng } from '../src/report/heatmap-
 import { buildOruR01 } from '../src/report/oru.ts';
 import { sourceContextFromDicom } from '../src/report/source-context.ts';
 import { buildMeasurementReportSr, trackingUid } from '../src/report/sr.ts';
+import { buildTissueSegmentation, packBinaryFrames } from '../src/report/tissue-seg.ts';
+import type { TissueMasks } from '../src/analysis/types.ts';
 import type { DicomObject } from '../src/report/types.ts';
 import { isValidUid } from '../src/report/uids.ts';
 import { startMllpListener, startOrthanc, storescu } from './peers/index.ts';
@@ -403,8 +405,77 @@ describe('report: heatmap Secondary Capture', () => {
   });
 });
 
+/** Synthetic but anatomically placed masks on the 512x512 grid of the T11 CT image. */
+function ringMasks(): TissueMasks {
+  const n = 512;
+  const mask = (f: (r: number, c: number) => boolean): Uint8Array => {
+    const m = new Uint8Array(n * n);
+    for (let r = 0; r < n; r++) for (let c = 0; c < n; c++) m[r * n + c] = f(r, c) ? 1 : 0;
+    return m;
+  };
+  return {
+    rows: n,
+    columns: n,
+    body: mask((r, c) => Math.hypot(r - 256, c - 256) < 220),
+    insideWall: mask((r, c) => Math.hypot(r - 256, c - 256) < 180),
+    subcutaneousFat: mask((r, c) => { const d = Math.hypot(r - 256, c - 256); return d > 180 && d < 220; }),
+    visceralFat: mask((r, c) => Math.hypot(r - 230, c - 256) < 60),
+    erectorSpinae: mask((r, c) => r > 330 && r < 380 && Math.abs(c - 256) > 10 && Math.abs(c - 256) < 60),
+  };
+}
+
+function sourceCtBytes(): ArrayBuffer {
+  const b = fs.readFileSync(SOURCE_CT_FILE);
+  return b.buffer.slice(b.byteOffset, b.byteOffset + b.byteLength);
+}
+
+describe('report: tissue Segmentation (SEG)', () => {
+  it('packs bits LSB first across frame boundaries, padded to even length', () => {
+    const packed = packBinaryFrames([new Uint8Array([1, 0, 0, 0, 0, 0, 0, 0, 1]), new Uint8Array([1, 1])]);
+    assert.deepEqual([...packed], [0b00000001, 0b00000111]);
+    assert.equal(packBinaryFrames([new Uint8Array(17)]).length, 4);
+  });
+
+  it('binary SEG on the T11 grid: 0 dciodvfy errors; pydicom reads the same masks back', () => {
+    const masks = ringMasks();
+    const input = reportInput(source, assessableAnalysis(t11Sop, { heightM: 1.62 }));
+    const seg = buildTissueSegmentation(input, masks, sourceCtBytes(), { seriesInstanceUID: '2.25.601', sopInstanceUID: '2.25.602' });
+    const file = write(seg, 'tissue-seg.dcm');
+    assertValidDicom(file, 'tissue SEG');
+    // An independent reader (pydicom 2.3, Debian) unpacks the 1-bit frames.
+    const script = [
+      'import json, sys, pydicom',
+      'd = pydicom.dcmread(sys.argv[1]); a = d.pixel_array',
+      'print(json.dumps({"shape": list(a.shape), "sums": a.reshape(a.shape[0], -1).sum(1).tolist(),',
+      '  "labels": [s.SegmentLabel for s in d.SegmentSequence], "for": d.FrameOfReferenceUID,',
+      '  "ref": d.SharedFunctionalGroupsSequence[0].DerivationImageSequence[0].SourceImageSequence[0].ReferencedSOPInstanceUID,',
+      '  "probe": [int(a[0, 256, 40]), int(a[0, 256, 256]), int(a[1, 230, 256]), int(a[2, 350, 220])]}))',
+    ].join('\n');
+    const out = JSON.parse(execFileSync('/usr/bin/python3', ['-c', script, file], { encoding: 'utf8' })) as {
+      shape: number[]; sums: number[]; labels: string[]; for: string; ref: string; probe: number[];
+    };
+    const expected = [masks.subcutaneousFat, masks.visceralFat, masks.erectorSpinae].map((m) => m.reduce((a, b) => a + b, 0));
+    console.log(`      SEG frames ${out.shape.join('x')}, pixels per segment ${out.sums.join('/')} (expected ${expected.join('/')})`);
+    assert.deepEqual(out.shape, [3, 512, 512]);
+    assert.deepEqual(out.sums, expected);
+    assert.deepEqual(out.probe, [1, 0, 1, 1]);
+    assert.deepEqual(out.labels, ['Subcutaneous adipose tissue', 'Visceral adipose tissue', 'Erector spinae muscle']);
+    assert.equal(out.for, source.frameOfReferenceUID);
+    assert.equal(out.ref, t11Sop);
+  });
+
+  it('rejects masks that do not match the referenced image grid', () => {
+    const small: TissueMasks = { ...ringMasks(), rows: 256, columns: 1024 };
+    const input = reportInput(source, assessableAnalysis(t11Sop, { heightM: 1.62 }));
+    assert.throws(
+      () => buildTissueSegmentation(input, small, sourceCtBytes(), { seriesInstanceUID: '2.25.601', sopInstanceUID: '2.25.602' }),
+      /tissue masks are 256x1024 but the referenced image is 512x512/,
+    );
+  });
+});
+
 describe('report: objects accepted by a real PACS (Orthanc)', () => {
-  it('source CT, SR and heatmap SC land in one study as three series', async () => {
+  it('source CT, SR, heatmap SC and tissue SEG land in one study as four series', async () => {
     const input = reportInput(source, assessableAnalysis(t11Sop, { heightM: 1.62 }), { risk: riskResult('below-cutoff') });
     const srFile = write(buildMeasurementReportSr(input), 'pacs-sr.dcm');
     const scFile = write(
@@ -413,18 +484,25 @@ describe('report: objects accepted by a real PACS (Orthanc)', () => {
         { seriesInstanceUID: '2.25.501', sopInstanceUID: '2.25.502' }),
       'pacs-sc.dcm',
     );
+    const segFile = write(
+      buildTissueSegmentation(input, ringMasks(), sourceCtBytes(), { seriesInstanceUID: '2.25.601', sopInstanceUID: '2.25.602' }),
+      'pacs-seg.dcm',
+    );
     const orthanc = await startOrthanc();
     try {
-      const store = await storescu([SOURCE_CT_FILE, srFile, scFile], {
-        host: '127.0.0.1', port: orthanc.dicomPort, aet: orthanc.aet, extraArgs: ['-xs'],
-      });
-      assert.equal(store.code, 0, store.output);
+      const peer = { host: '127.0.0.1', port: orthanc.dicomPort, aet: orthanc.aet };
+      // storescu's default context list has no SEG storage: propose exactly the files' classes (-R).
+      const ct = await storescu([SOURCE_CT_FILE], { ...peer, extraArgs: ['-xs'] });
+      assert.equal(ct.code, 0, ct.output);
+      const derived = await storescu([srFile, scFile, segFile], { ...peer, extraArgs: ['-R'] });
+      assert.equal(derived.code, 0, derived.output);
+      assert.equal(countOccurrences(derived.output, 'Received Store Response (Success)'), 3, derived.output);
       const studies = await orthanc.getJson<string[]>('/studies');
       assert.equal(studies.length, 1, 'SR and SC joined the source study');
       const series = await orthanc.getJson<Array<{ MainDicomTags: { Modality: string } }>>(`/studies/${studies[0]}/series`);
       const modalities = series.map((x) => x.MainDicomTags.Modality).sort();
       console.log(`      Orthanc study series modalities: ${modalities.join(', ')}`);
-      assert.deepEqual(modalities, ['CT', 'OT', 'SR']);
+      assert.deepEqual(modalities, ['CT', 'OT', 'SEG', 'SR']);
     } finally {
       await orthanc.stop();
     }

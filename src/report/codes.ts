@@ -108,6 +108,11 @@ export const RESEARCH_USE_STATEMENT =
   'Research use only. Not a medical device; not for diagnosis or treatment decisions.';
 export const CORRECTION_NOTE = code('CORRECTION', PRIVATE_SCHEME, 'Correction of an earlier report');
 
+// ---- Segmentation (CID 7150 categories, CID 7203 derivation) ----
+export const CATEGORY_TISSUE = code('85756007', 'SCT', 'Tissue');
+export const CATEGORY_ANATOMICAL_STRUCTURE = code('123037004', 'SCT', 'Anatomical Structure');
+export const DERIVATION_SEGMENTATION = code('113076', 'DCM', 'Segmentation');
+
 // ---- UCUM units ----
 export const UNIT_CM2 = code('cm2', 'UCUM', 'square centimeter');
 export const UNIT_CM2_PER_M2 = code('cm2/m2', 'UCUM', 'square centimeter per square meter');

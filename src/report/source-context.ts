@@ -68,3 +68,59 @@ export function sourceContextFromDicom(p10: ArrayBuffer): SourceStudyContext {
     frameOfReferenceUID: isValidUid(frameOfReference) ? frameOfReference : null,
   };
 }
+
+/** Geometry and identity of one source image, for objects drawn on its pixel grid (SEG). */
+export interface SourceImageGeometry {
+  sopClassUID: string;
+  sopInstanceUID: string;
+  seriesInstanceUID: string;
+  frameOfReferenceUID: string;
+  rows: number;
+  columns: number;
+  /** [row spacing, column spacing] mm */
+  pixelSpacing: [number, number];
+  imageOrientationPatient: number[];
+  imagePositionPatient: [number, number, number];
+  sliceThicknessMm: number | null;
+}
+
+function numbers(value: unknown): number[] {
+  const list = Array.isArray(value) ? value : value === undefined || value === null ? [] : [value];
+  return list.map((v) => Number(v));
+}
+
+export function imageGeometryFromDicom(p10: ArrayBuffer): SourceImageGeometry {
+  let ds: Record<string, unknown>;
+  try {
+    const dict = DicomMessage.readFile(p10, { untilTag: '7FE00010', includeUntilTagValue: false });
+    ds = DicomMetaDictionary.naturalizeDataset(dict.dict) as Record<string, unknown>;
+  } catch (err) {
+    throw new SourceContextError(`source image is not readable DICOM Part 10: ${(err as Error).message}`);
+  }
+  const spacing = numbers(ds['PixelSpacing']);
+  const iop = numbers(ds['ImageOrientationPatient']);
+  const ipp = numbers(ds['ImagePositionPatient']);
+  const rows = Number(str(ds['Rows']));
+  const columns = Number(str(ds['Columns']));
+  if (spacing.length !== 2 || !spacing.every((v) => Number.isFinite(v) && v > 0)) {
+    throw new SourceContextError('source image has no valid PixelSpacing');
+  }
+  if (iop.length !== 6 || !iop.every(Number.isFinite)) throw new SourceContextError('source image has no valid ImageOrientationPatient');
+  if (ipp.length !== 3 || !ipp.every(Number.isFinite)) throw new SourceContextError('source image has no valid ImagePositionPatient');
+  if (!(Number.isInteger(rows) && rows > 0 && Number.isInteger(columns) && columns > 0)) {
+    throw new SourceContextError('source image has no valid Rows/Columns');
+  }
+  const thickness = Number(str(ds['SliceThickness']));
+  return {
+    sopClassUID: requiredUid(ds, 'SOPClassUID'),
+    sopInstanceUID: requiredUid(ds, 'SOPInstanceUID'),
+    seriesInstanceUID: requiredUid(ds, 'SeriesInstanceUID'),
+    frameOfReferenceUID: requiredUid(ds, 'FrameOfReferenceUID'),
+    rows,
+    columns,
+    pixelSpacing: [spacing[0]!, spacing[1]!],
+    imageOrientationPatient: iop,
+    imagePositionPatient: [ipp[0]!, ipp[1]!, ipp[2]!],
+    sliceThicknessMm: Number.isFinite(thickness) && thickness > 0 ? thickness : null,
+  };
+}
