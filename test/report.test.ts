@@ -156,8 +156,12 @@ describe('report: TID 1500 SR', () => {
     assert.equal(qualifiers.length, 3, 'three NUMs carry "Measurement not attempted"');
   });
 
-  it('not assessable: no measurement groups, says why', () => {
-    const sr = buildMeasurementReportSr(reportInput(source, notAssessableAnalysis()));
+  it('not assessable: no measurement groups, says why; evidence lists the analysed instances', () => {
+    const evidenceSopInstanceUIDs = ['2.25.7001', '2.25.7002', '2.25.7003'];
+    const sr = buildMeasurementReportSr(reportInput(source, notAssessableAnalysis(), { evidenceSopInstanceUIDs }));
+    const evidence = readDataset(sr.bytes)['CurrentRequestedProcedureEvidenceSequence'] as Array<Record<string, any>>;
+    const refs = evidence[0]?.['ReferencedSeriesSequence']?.[0]?.['ReferencedSOPSequence'] as Array<Record<string, string>>;
+    assert.deepEqual(refs.map((r) => r['ReferencedSOPInstanceUID']), evidenceSopInstanceUIDs);
     const file = write(sr, 'sr-not-assessable.dcm');
     assertValidDicom(file, 'SR not assessable');
     const dump = dsrdump(file);

@@ -139,16 +139,19 @@ function srDocumentGeneralModule(input: ReportInput): NaturalDataset {
     ContentTime: input.contentTime,
     PerformedProcedureCodeSequence: [],
   };
-  if (slice) {
+  const evidence = new Set<string>(input.evidenceSopInstanceUIDs ?? []);
+  if (slice) evidence.add(slice.sopInstanceUID);
+  if (evidence.size > 0) {
     module['CurrentRequestedProcedureEvidenceSequence'] = [
       {
         StudyInstanceUID: input.source.studyInstanceUID,
         ReferencedSeriesSequence: [
           {
             SeriesInstanceUID: input.source.seriesInstanceUID,
-            ReferencedSOPSequence: [
-              { ReferencedSOPClassUID: input.source.sopClassUID, ReferencedSOPInstanceUID: slice.sopInstanceUID },
-            ],
+            ReferencedSOPSequence: [...evidence].map((uid) => ({
+              ReferencedSOPClassUID: input.source.sopClassUID,
+              ReferencedSOPInstanceUID: uid,
+            })),
           },
         ],
       },

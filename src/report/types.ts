@@ -43,6 +43,11 @@ export interface ReportInput {
   software: { manufacturer: string; modelName: string; version: string; deviceSerialNumber: string };
   /** Institution name for the Equipment module (may be empty). */
   institutionName: string;
+  /**
+   * Optional: SOP Instance UIDs of every source image the analysis used (e.g. CtVolume.sopInstanceUIDs).
+   * When given, the SR's Current Requested Procedure Evidence lists them all; otherwise only the T11 image.
+   */
+  evidenceSopInstanceUIDs?: string[];
 }
 
 /** A finished DICOM object ready for the outbox. */

@@ -80,6 +80,7 @@ export function validateReportInput(input: ReportInput): void {
       throw new ReportInputError(`risk.publishedEvidence.relativeHazard must be a positive number, got ${rh}`);
     }
   }
+  (input.evidenceSopInstanceUIDs ?? []).forEach((uid, i) => requireUid(uid, `evidenceSopInstanceUIDs[${i}]`));
   const c = input.correction;
   if (c) {
     if (!c.reason.trim()) throw new ReportInputError('correction.reason is empty');
