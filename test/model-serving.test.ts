@@ -69,6 +69,10 @@ describe('risk model serving (smoke-trained model)', function () {
     assert.deepEqual([r.cnn.activation.channels, r.cnn.activation.height, r.cnn.activation.width], ref.activationShape);
     assert.equal(r.inputsUsed, 'imaging-only');
     assert.equal(r.pClinical, null);
+    // Grad-CAM heatmap on the input grid, 0..1, and a PNG overlay.
+    assert.ok(r.heatmap && r.heatmap.width === 500 && r.heatmap.height === 400 && r.heatmap.values.length === 200000);
+    assert.ok(r.heatmap.values.every((v) => v >= 0 && v <= 1));
+    assert.deepEqual(Array.from(r.heatmapPng!.subarray(0, 4)), [0x89, 0x50, 0x4e, 0x47]);
     assert.ok(r.warnings.some((w) => w.includes('no clinical data')));
   });
 
@@ -108,17 +112,22 @@ describe('risk model serving (smoke-trained model)', function () {
     const r = await model.predict({ channels: referencePattern(), clinical: sparse, bodyComposition: null });
     assert.equal(r.inputsUsed, 'imaging-only');
     assert.equal(r.pClinical, null);
+    // Grad-CAM heatmap on the input grid, 0..1, and a PNG overlay.
+    assert.ok(r.heatmap && r.heatmap.width === 500 && r.heatmap.height === 400 && r.heatmap.values.length === 200000);
+    assert.ok(r.heatmap.values.every((v) => v >= 0 && v <= 1));
+    assert.deepEqual(Array.from(r.heatmapPng!.subarray(0, 4)), [0x89, 0x50, 0x4e, 0x47]);
     assert.ok(r.warnings.some((w) => w.startsWith('clinical model not used')));
     await assert.rejects(model.predict({ clinical: sparse, bodyComposition: null }), RiskInputError);
     await assert.rejects(model.predict({ clinical: null, bodyComposition: null }), RiskInputError);
     await assert.rejects(model.predict({ channels: new Float32Array(10), clinical: null, bodyComposition: null }), /expected 4x400x500/);
   });
 
-  it('repairs PMI/T4 equal to PMA/T4 (the source table artefact) with a warning; takes VFA from the measurement', async function () {
+  it('repairs PMI/T4 equal to PMA/T4 (the source table artefact) with a warning; takes VFA from the measurement when used', async function () {
     const { vfa_t11_cm2: _vfa, ...noVfa } = record;
     const r = await model.predict({ clinical: { ...noVfa, pmi_t4_cm2_m2: record.pma_t4_cm2 }, bodyComposition: body });
     assert.ok(r.warnings.some((w) => w.includes('pmi_t4_cm2_m2 is inconsistent')), r.warnings.join('|'));
-    assert.ok(r.warnings.some((w) => w.includes('vfa_t11_cm2 taken from')));
+    // VFA from the service's own measurement only matters when the shipped features include it.
+    assert.equal(r.warnings.some((w) => w.includes('vfa_t11_cm2 taken from')), model.manifest.clinical.features.includes('vfa_t11_cm2'));
   });
 
   it('parses untrusted clinical JSON with named problems', function () {

@@ -13,6 +13,7 @@ import path from 'node:path';
 import type { InferenceSession } from 'onnxruntime-node';
 import type { BodyComposition } from '../analysis/types.ts';
 import { buildClinicalVector, type ClinicalSpec } from './clinical.ts';
+import { checkHeadWeights, encodeRgbPng, gradCam, renderHeatmapOverlay, upsampleHeatmap, type HeadWeights } from './gradcam.ts';
 import { createSession, runCnn, runTreeEnsemble, type CnnOutputs } from './infer.ts';
 import { publishedEvidence } from './published-evidence.ts';
 import type { ClinicalRecord, RiskResult } from './types.ts';
@@ -42,7 +43,7 @@ export interface RiskPrediction extends RiskResult {
 export interface RiskModel {
   readonly manifest: RiskManifest;
   /** Head weights (models/shipped/cnn-head.json) for Grad-CAM; null without an image model. */
-  readonly cnnHead: unknown;
+  readonly cnnHead: HeadWeights | null;
   predict(input: PredictInput): Promise<RiskPrediction>;
 }
 
@@ -80,7 +81,10 @@ export async function loadRiskModel(dir: string): Promise<RiskModel> {
   const clinicalSession = await load(manifest.clinical.onnx);
   const cnnSession = manifest.image ? await load(manifest.image.onnx) : null;
   const combinedSession = manifest.combined ? await load(manifest.combined.onnx) : null;
-  const cnnHead = manifest.image ? JSON.parse(await readFile(path.join(dir, manifest.image.head), 'utf8')) : null;
+  const cnnHead = manifest.image
+    ? (JSON.parse(await readFile(path.join(dir, manifest.image.head), 'utf8')) as HeadWeights & { activationChannels: number })
+    : null;
+  if (cnnHead) checkHeadWeights(cnnHead, cnnHead.activationChannels);
   const nClinical = manifest.clinical.features.length;
 
   async function predict(input: PredictInput): Promise<RiskPrediction> {
@@ -113,6 +117,21 @@ export async function loadRiskModel(dir: string): Promise<RiskModel> {
       pCombined = (await runTreeEnsemble(combinedSession, row, manifest.combined.features.length))[0]!;
     }
 
+    let heatmap: RiskResult['heatmap'] = null;
+    let heatmapPng: Uint8Array | null = null;
+    if (cnn && cnnHead && input.channels) {
+      // Grad-CAM of the margin logits[1] - logits[0]: the image probability is sigmoid of that margin.
+      const { data, channels, height, width } = cnn.activation;
+      const cam = gradCam(data, channels, height, width, cnnHead, 1, { margin: true });
+      const values = upsampleHeatmap(cam, height, width, CNN_INPUT_SHAPE.height, CNN_INPUT_SHAPE.width);
+      heatmap = { width: CNN_INPUT_SHAPE.width, height: CNN_INPUT_SHAPE.height, values };
+      const plane = CNN_INPUT_SHAPE.width * CNN_INPUT_SHAPE.height;
+      const grey = new Float32Array(plane);
+      for (let i = 0; i < plane; i++) grey[i] = input.channels[i]! * 255; // channel 0 = grey / 255
+      heatmapPng = encodeRgbPng(renderHeatmapOverlay(grey, values, CNN_INPUT_SHAPE.width, CNN_INPUT_SHAPE.height),
+        CNN_INPUT_SHAPE.width, CNN_INPUT_SHAPE.height);
+    }
+
     let inputsUsed: RiskResult['inputsUsed'];
     let probability: number;
     let threshold: number;
@@ -142,8 +161,8 @@ export async function loadRiskModel(dir: string): Promise<RiskModel> {
       threshold,
       highRisk: probability >= threshold,
       publishedEvidence: publishedEvidence(input.clinical, input.bodyComposition),
-      heatmap: null,
-      heatmapPng: null,
+      heatmap,
+      heatmapPng,
       warnings,
       researchUseOnly: true,
       cnn,
