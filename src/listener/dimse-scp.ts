@@ -7,6 +7,7 @@ import type { BonemetConfig } from '../config/schema.ts';
 import type { IngestSink } from '../jobs/ingest-sink.ts';
 import { acceptIncomingFile, type AcceptContext } from './accept-instance.ts';
 import { decidePresentationContext, isCallingAeAllowed, normaliseAeTitle } from './negotiation.ts';
+import { quietDimseLibraries } from './dimse-logging.ts';
 import { buildPart10Header } from './part10-header.ts';
 import { discardIncoming, newIncomingPath, prepareSpool } from './spool.ts';
 import { ACCEPTED_SOP_CLASSES, STATUS } from './validate-instance.ts';
@@ -44,8 +45,7 @@ const PROCESSING_FAILURE = 0x0110;
 
 export async function startDimseListener(config: BonemetConfig, sink: IngestSink, logger: Logger): Promise<DimseListener> {
   const log = logger.child({ component: 'dimse-scp' });
-  // dcmjs-dimse logs every presentation context at INFO (~800 lines per storescu association).
-  dimse.log.setLevel('warn');
+  quietDimseLibraries();
   await prepareSpool(config.dataDir);
   const acceptCtx: AcceptContext = { dataDir: config.dataDir, sink, logger: log };
   const ownAeTitle = normaliseAeTitle(config.dimse.aeTitle);
