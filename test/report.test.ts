@@ -114,6 +114,8 @@ describe('report: TID 1500 SR', () => {
     assert.equal(countOccurrences(dump, '"Finding Site")=(12989004,SCT,"T11 vertebra")'), 3, 'finding site T11 in 3 tissue groups');
     assert.equal(countOccurrences(dump, '"Finding")=(12989004,SCT,"T11 vertebra")'), 1, 'level group finding');
     assert.equal(countOccurrences(dump, '"Measurement Group"'), 4, 'level + 3 tissues');
+    assert.equal(countOccurrences(dump, '<has obs context TEXT:(112039,DCM,"Tracking Identifier")'), 4, 'TID 1501 row 2');
+    assert.equal(countOccurrences(dump, '<has obs context UIDREF:(112040,DCM,"Tracking Unique Identifier")'), 4, 'TID 1501 row 3');
     assert.equal(countOccurrences(dump, '<inferred from NUM:(8302-2,LN,"Body height")="1.62" (m,UCUM'), 3, 'indices say which height');
     assert.match(dump, /"Area"\)="123\.46" \(cm2,UCUM/);
     assert.match(dump, /"Area"\)="80\.1" \(cm2,UCUM/);

@@ -2,6 +2,10 @@
  * TID 1500 "Measurement Report" for the T11 body-composition result, in a Comprehensive SR.
  * Pure: ReportInput in, Part 10 bytes out.
  *
+ * Hand-built because dcmjs.sr.templates (0.51) cannot express this report: its MeasurementReport
+ * accepts only one of imaging measurements / qualitative evaluations and always writes an empty
+ * Image Library. The structure follows highdicom's tid1500.py.
+ *
  * Tree (rows follow PS3.16 TID 1500 / 1501 / 4019):
  *   Imaging Measurement Report
  *   ├ HAS CONCEPT MOD  Language (+ country)
@@ -241,11 +245,11 @@ function algorithmIdentification(name: string, version: string, parameters: Reco
   return items;
 }
 
-/** TID 1501 Measurement Group with its tracking identification (rows 1-3). */
+/** TID 1501 Measurement Group; tracking identification is observation context (rows 2-3). */
 function measurementGroup(input: ReportInput, key: string, label: string, items: ContentItem[]): ContentItem {
   const group = container('CONTAINS', C.MEASUREMENT_GROUP, [
-    text('CONTAINS', C.TRACKING_IDENTIFIER, label),
-    uidRef('CONTAINS', C.TRACKING_UNIQUE_IDENTIFIER, trackingUid(input.uids.sopInstanceUID, key)),
+    text('HAS OBS CONTEXT', C.TRACKING_IDENTIFIER, label),
+    uidRef('HAS OBS CONTEXT', C.TRACKING_UNIQUE_IDENTIFIER, trackingUid(input.uids.sopInstanceUID, key)),
     ...items,
   ]);
   group['ContentTemplateSequence'] = [{ MappingResource: 'DCMR', TemplateIdentifier: '1501' }];
