@@ -53,7 +53,7 @@ const LUMBAR: LevelName[] = ['L1', 'L2', 'L3', 'L4', 'L5'];
  * lower ribs fall steeply, so the crossing drifts from above the body (ribs 1-4) to below its
  * middle (ribs 11-12). Measured on the reference chest CT, rounded and kept deliberately mild.
  */
-function crossingShift(ribNumber: number): number {
+export function crossingShift(ribNumber: number): number {
   if (ribNumber <= 4) return -0.6;
   if (ribNumber <= 6) return -0.3;
   if (ribNumber <= 10) return 0;

@@ -38,8 +38,8 @@ export function trackSpine(grid: WorkGrid): SpineTrack {
   const { slices } = grid;
   const step = Math.max(1, Math.round(ANCHOR_STEP_MM / grid.sliceMm));
   const anchors: Anchor[] = [];
-  for (let k = Math.min(Math.floor(step / 2), slices - 1); k < slices; k += step) anchors.push(findAnchor(grid, k));
-  if (anchors.length === 0) anchors.push(findAnchor(grid, 0));
+  const slab = new SlabWindow(grid);
+  for (let k = Math.min(Math.floor(step / 2), slices - 1); k < slices; k += step) anchors.push(findAnchor(grid, k, slab));
   rejectOutliers(anchors, grid);
 
   const bodyRow = new Float64Array(slices).fill(NaN);
@@ -62,27 +62,52 @@ export function trackSpine(grid: WorkGrid): SpineTrack {
   return { bodyRow, bodyCol, bodyRadiusMm, anchorsFound: good.length, anchorsTotal: anchors.length };
 }
 
-function findAnchor(grid: WorkGrid, k: number): Anchor {
-  const { rows, columns: cols, slices, hu, bodyMask } = grid;
-  const plane = rows * cols;
-  const none: Anchor = { slice: k, found: false, row: NaN, col: NaN, radiusMm: NaN };
-  const outline = grid.body[k]!;
-  if (!outline.found) return none;
-  const half = Math.max(1, Math.round(SLAB_HALF_MM / grid.sliceMm));
-  const k0 = Math.max(0, k - half);
-  const k1 = Math.min(slices - 1, k + half);
-  const persist = new Float32Array(plane);
-  const meanHu = new Float32Array(plane);
-  for (let s = k0; s <= k1; s++) {
+/**
+ * Running sums over a head-foot slab of +-SLAB_HALF_MM: bone occupancy and HU (clamped). Anchors
+ * are visited in slice order, so each slice is added and removed once (fast on long series).
+ */
+class SlabWindow {
+  readonly persist: Float32Array;
+  readonly huSum: Float32Array;
+  private k0 = 0;
+  private k1 = -1;
+  private readonly half: number;
+  constructor(private readonly grid: WorkGrid) {
+    const plane = grid.rows * grid.columns;
+    this.persist = new Float32Array(plane);
+    this.huSum = new Float32Array(plane);
+    this.half = Math.max(1, Math.round(SLAB_HALF_MM / grid.sliceMm));
+  }
+  /** Moves the window to centre k; returns the number of slices in it. */
+  moveTo(k: number): number {
+    const want0 = Math.max(0, k - this.half);
+    const want1 = Math.min(this.grid.slices - 1, k + this.half);
+    while (this.k1 < want1) this.apply(++this.k1, 1);
+    while (this.k0 < want0) this.apply(this.k0++, -1);
+    return this.k1 - this.k0 + 1;
+  }
+  private apply(s: number, sign: 1 | -1): void {
+    const { hu, bodyMask } = this.grid;
+    const plane = this.grid.rows * this.grid.columns;
     const base = s * plane;
+    const persist = this.persist;
+    const huSum = this.huSum;
     for (let p = 0; p < plane; p++) {
       const v = hu[base + p]!;
-      if (v > BONE_HU && bodyMask[base + p]) persist[p]! += 1;
-      meanHu[p]! += v < -200 ? -200 : v > 1000 ? 1000 : v;
+      if (v > BONE_HU && bodyMask[base + p]) persist[p]! += sign;
+      huSum[p]! += sign * (v < -200 ? -200 : v > 1000 ? 1000 : v);
     }
   }
-  const count = k1 - k0 + 1;
-  for (let p = 0; p < plane; p++) meanHu[p]! /= count;
+}
+
+function findAnchor(grid: WorkGrid, k: number, slab: SlabWindow): Anchor {
+  const { rows, columns: cols } = grid;
+  const none: Anchor = { slice: k, found: false, row: NaN, col: NaN, radiusMm: NaN };
+  const count = slab.moveTo(k);
+  const outline = grid.body[k]!;
+  if (!outline.found) return none;
+  const persist = slab.persist;
+  const huSum = slab.huSum;
 
   // Box-filter the persistence so a whole vertebra outranks a thin persistent line (table edge, rib).
   const boxR = Math.max(1, Math.round(5 / grid.pixelMm[0]));
@@ -123,7 +148,7 @@ function findAnchor(grid: WorkGrid, k: number): Anchor {
   const wr = r1 - r0 + 1;
   const wc = c1 - c0 + 1;
   const mask = new Uint8Array(wr * wc);
-  for (let r = r0; r <= r1; r++) for (let c = c0; c <= c1; c++) mask[(r - r0) * wc + (c - c0)] = meanHu[r * cols + c]! > SLAB_BODY_HU ? 1 : 0;
+  for (let r = r0; r <= r1; r++) for (let c = c0; c <= c1; c++) mask[(r - r0) * wc + (c - c0)] = huSum[r * cols + c]! > SLAB_BODY_HU * count ? 1 : 0;
   const dist = chamferDistanceMm(mask, wr, wc, grid.pixelMm[0], grid.pixelMm[1]);
   // The body lies anterior to the canal and the posterior elements: search mostly anteriorly.
   const antDr = Math.round(40 / grid.pixelMm[0]);
