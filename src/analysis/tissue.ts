@@ -53,6 +53,8 @@ const WALL_SMOOTH_HALF_DEG = 10;
 const BONE_HU = 180;
 /** How far either side of the spinous process the erector spinae may reach. */
 const ERECTOR_MAX_LATERAL_MM = 75;
+/** Half width of the spinous process: no erector spinae within it. */
+const SPINOUS_HALF_WIDTH_MM = 5;
 /** Thin bridges (fascia contacts with latissimus/ribs muscles) cut before keeping the paraspinal components. */
 const ERECTOR_SEPARATION_MM = 1.5;
 
@@ -321,9 +323,51 @@ export function segmentErectorSpinae(
   if (!spine) return out;
   const [mLo, mHi] = windows.muscle;
   const maxLat = Math.round(ERECTOR_MAX_LATERAL_MM / sx);
+  const c0 = Math.max(0, spine.midColumn - maxLat);
+  const c1 = Math.min(columns - 1, spine.midColumn + maxLat);
+  // Anterior limit per column: the most posterior bone (lamina, transverse process, rib) behind the canal.
+  // The erector spinae lie behind that bony floor; in front of it are lung, diaphragm, kidney, psoas.
+  const searchFrom = Math.max(0, spine.canalRow - Math.round(10 / sy));
+  const floorRow = new Float64Array(columns).fill(NaN);
+  for (let c = c0; c <= c1; c++) {
+    for (let r = rows - 1; r >= searchFrom; r--) {
+      const i = r * columns + c;
+      if (insideWall[i] && hu[i]! >= BONE_HU) {
+        floorRow[c] = r;
+        break;
+      }
+    }
+  }
+  // Between bones (rib and transverse process do not always share a slice): interpolate the floor;
+  // lateral to the last bone on a side the floor stays at that bone's row.
+  for (const side of [-1, 1]) {
+    // Start beside the spinous process (its tip is far behind the lamina and would lift the floor).
+    const skip = Math.round(SPINOUS_HALF_WIDTH_MM / sx);
+    let lastC = spine.midColumn + side * skip;
+    let lastR = spine.canalRow;
+    for (let d = 0; d < skip; d++) floorRow[spine.midColumn + side * d] = spine.spinousTipRow;
+    for (let d = skip + 1; d <= maxLat; d++) {
+      const c = spine.midColumn + side * d;
+      if (c < c0 || c > c1) break;
+      if (Number.isFinite(floorRow[c]!)) {
+        // fill the gap (lastC, c) linearly
+        for (let e = 1; e < Math.abs(c - lastC); e++) {
+          const cc = lastC + side * e;
+          floorRow[cc] = lastR + ((floorRow[c]! - lastR) * e) / Math.abs(c - lastC);
+        }
+        lastC = c;
+        lastR = floorRow[c]!;
+      }
+    }
+    for (let d = Math.abs(lastC - spine.midColumn) + 1; d <= maxLat; d++) {
+      const c = spine.midColumn + side * d;
+      if (c >= c0 && c <= c1) floorRow[c] = Math.max(lastR, spine.canalRow);
+    }
+  }
   const roi = new Uint8Array(rows * columns);
-  for (let r = spine.canalRow; r < rows; r++) {
-    for (let c = Math.max(0, spine.midColumn - maxLat); c <= Math.min(columns - 1, spine.midColumn + maxLat); c++) {
+  for (let c = c0; c <= c1; c++) {
+    const from = Math.max(spine.canalRow, Math.ceil(floorRow[c]!) + 1);
+    for (let r = from; r < rows; r++) {
       const i = r * columns + c;
       const v = hu[i]!;
       if (insideWall[i] && v >= mLo && v <= mHi && !slice.paddingMask?.[i]) roi[i] = 1;
