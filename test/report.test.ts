@@ -16,6 +16,7 @@ import { buildOruR01 } from '../src/report/oru.ts';
 import { sourceContextFromDicom } from '../src/report/source-context.ts';
 import { buildMeasurementReportSr, trackingUid } from '../src/report/sr.ts';
 import { buildTissueSegmentation, packBinaryFrames } from '../src/report/tissue-seg.ts';
+import { buildReportBundle } from '../src/report/index.ts';
 import type { TissueMasks } from '../src/analysis/types.ts';
 import type { DicomObject } from '../src/report/types.ts';
 import { isValidUid } from '../src/report/uids.ts';
@@ -476,6 +477,61 @@ describe('report: tissue Segmentation (SEG)', () => {
     assert.throws(
       () => buildTissueSegmentation(input, small, sourceCtBytes(), { seriesInstanceUID: '2.25.601', sopInstanceUID: '2.25.602' }),
       /tissue masks are 256x1024 but the referenced image is 512x512/,
+    );
+  });
+});
+
+describe('report: bundle (what a finished job sends)', () => {
+  function overlayPng(width: number, height: number): Uint8Array {
+    const png = new PNG({ width, height });
+    for (let i = 0; i < width * height; i++) png.data.set([200, (i * 7) % 256, 40, 255], i * 4);
+    return new Uint8Array(PNG.sync.write(png));
+  }
+
+  it('assessable with heatmap and masks: SR, ORU, SC and SEG, all 0 dciodvfy errors', () => {
+    const analysis = { ...assessableAnalysis(t11Sop, { heightM: 1.62 }), masks: ringMasks() };
+    const risk = { ...riskResult('at-or-above-cutoff'), heatmapPng: overlayPng(50, 40) };
+    const bundle = buildReportBundle({
+      input: reportInput(source, analysis, { risk }),
+      oruHeader: ORU_HEADER,
+      heatmapUids: { seriesInstanceUID: '2.25.801', sopInstanceUID: '2.25.802' },
+      segmentation: { t11ImageP10: sourceCtBytes(), seriesInstanceUID: '2.25.803', sopInstanceUID: '2.25.804' },
+    });
+    assert.deepEqual(bundle.notes, []);
+    assert.ok(bundle.heatmap && bundle.segmentation);
+    assertValidDicom(write(bundle.sr, 'bundle-sr.dcm'), 'bundle SR');
+    assertValidDicom(write(bundle.heatmap, 'bundle-sc.dcm'), 'bundle SC');
+    assertValidDicom(write(bundle.segmentation, 'bundle-seg.dcm'), 'bundle SEG');
+    const sc = readDataset(bundle.heatmap.bytes);
+    assert.equal(sc['Rows'], 40);
+    assert.equal(sc['Columns'], 50);
+    assert.match(bundle.oru, /^MSH\|/);
+  });
+
+  it('not assessable, no heatmap: SR and ORU only, with notes saying why', () => {
+    const bundle = buildReportBundle({
+      input: reportInput(source, notAssessableAnalysis()),
+      oruHeader: ORU_HEADER,
+      heatmapUids: { seriesInstanceUID: '2.25.801', sopInstanceUID: '2.25.802' },
+      segmentation: { t11ImageP10: sourceCtBytes(), seriesInstanceUID: '2.25.803', sopInstanceUID: '2.25.804' },
+    });
+    assert.equal(bundle.heatmap, null);
+    assert.equal(bundle.segmentation, null);
+    assert.deepEqual(bundle.notes, [
+      'heatmap SC not built: the risk result has no heatmap',
+      'tissue SEG not built: no tissue masks (not assessable)',
+    ]);
+  });
+
+  it('refuses a SEG on an image other than the measured slice', () => {
+    const analysis = { ...assessableAnalysis('2.25.999', { heightM: 1.62 }), masks: ringMasks() };
+    assert.throws(
+      () => buildReportBundle({
+        input: reportInput(source, analysis),
+        oruHeader: ORU_HEADER,
+        segmentation: { t11ImageP10: sourceCtBytes(), seriesInstanceUID: '2.25.803', sopInstanceUID: '2.25.804' },
+      }),
+      /not the measured T11 slice/,
     );
   });
 });

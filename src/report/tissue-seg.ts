@@ -86,6 +86,10 @@ export function buildTissueSegmentation(
   if (g.seriesInstanceUID !== input.source.seriesInstanceUID) {
     throw new ReportInputError('the referenced T11 image is not from the analysed source series');
   }
+  const measured = input.analysis.measuredSlice;
+  if (measured && measured.sopInstanceUID !== g.sopInstanceUID) {
+    throw new ReportInputError('the referenced image is not the measured T11 slice');
+  }
   validateMasks(masks, g);
   const sw = input.software;
   const alg = input.analysis.algorithm;
