@@ -17,6 +17,7 @@ import { sourceContextFromDicom } from '../src/report/source-context.ts';
 import { buildMeasurementReportSr, trackingUid } from '../src/report/sr.ts';
 import { buildTissueSegmentation, packBinaryFrames } from '../src/report/tissue-seg.ts';
 import { buildReportBundle } from '../src/report/index.ts';
+import { encodeRgbPng } from '../src/model/gradcam.ts';
 import type { TissueMasks } from '../src/analysis/types.ts';
 import type { DicomObject } from '../src/report/types.ts';
 import { isValidUid } from '../src/report/uids.ts';
@@ -387,7 +388,17 @@ describe('report: heatmap Secondary Capture', () => {
     const src = ds['SourceImageSequence'] as Array<Record<string, unknown>>;
     assert.equal(src[0]?.['ReferencedSOPInstanceUID'], t11Sop);
     const pixelData = new Uint8Array((ds['PixelData'] as ArrayBuffer[])[0]!);
-    assert.deepEqual(Buffer.from(pixelData.subarray(0, rgb.length)), Buffer.from(rgb));
+    assert.equal(pixelData.length, rgb.length + 1, 'odd length padded to even');
+    // Outside the burned-in label (top-left box) the pixels are exactly the input.
+    const labelRows = 40;
+    const below = (labelRows * columns) * 3;
+    assert.deepEqual(Buffer.from(pixelData.subarray(below, rgb.length)), Buffer.from(rgb.subarray(below)));
+    let white = 0;
+    for (let i = 0; i < labelRows * columns; i++) {
+      if (pixelData[3 * i] === 255 && pixelData[3 * i + 1] === 255 && pixelData[3 * i + 2] === 255) white++;
+    }
+    console.log(`      burned-in label: ${white} white pixels`);
+    assert.ok(white > 200, 'label ink present');
   });
 
   it('rgbFromPng decodes the overlay PNG, compositing transparency over black', () => {
@@ -399,6 +410,16 @@ describe('report: heatmap Secondary Capture', () => {
     assert.equal(image.columns, 3);
     assert.deepEqual([...image.rgb], [255, 0, 0, 0, 255, 0, 0, 0, 255, 10, 20, 30, 0, 0, 0, 100, 50, 25]);
     assert.throws(() => rgbFromPng(new Uint8Array([1, 2, 3])), /heatmap PNG is not readable/);
+  });
+
+  it('reads the overlay PNG the model actually writes (gradcam encodeRgbPng, RGB without alpha)', () => {
+    const width = 5;
+    const height = 3;
+    const rgb = new Uint8Array(width * height * 3).map((_, i) => (i * 17) % 256);
+    const image = rgbFromPng(encodeRgbPng(rgb, width, height));
+    assert.equal(image.columns, width);
+    assert.equal(image.rows, height);
+    assert.deepEqual([...image.rgb], [...rgb]);
   });
 
   it('rejects a pixel buffer of the wrong size', () => {

@@ -1,9 +1,11 @@
 /**
  * Secondary Capture Image (1.2.840.10008.5.1.4.1.1.7) carrying the Grad-CAM overlay rendered on
  * the T11 slice as an RGB key image, so a PACS viewer shows it next to the study. Pure: RGB bytes
- * in, Part 10 bytes out. The picture has text burned in, so BurnedInAnnotation is YES.
+ * in, Part 10 bytes out. "RESEARCH USE ONLY" is burned into the pixels, so BurnedInAnnotation is YES
+ * (the label carries no patient data).
  */
 import { PNG } from 'pngjs';
+import { burnInLabel } from './burn-in-label.ts';
 import { PURPOSE_SOURCE_IMAGE, RESEARCH_USE_STATEMENT } from './codes.ts';
 import { codeItem, writePart10, EXPLICIT_VR_LITTLE_ENDIAN, type NaturalDataset } from './part10.ts';
 import { patientAndStudyModules } from './modules.ts';
@@ -14,6 +16,8 @@ import { ReportInputError } from './validate.ts';
 export const SECONDARY_CAPTURE_SOP_CLASS = '1.2.840.10008.5.1.4.1.1.7';
 export const HEATMAP_SERIES_NUMBER = 9102;
 export const HEATMAP_SERIES_DESCRIPTION = 'bonemet Grad-CAM heatmap (research use)';
+/** Drawn into the top-left corner of every heatmap image (hence BurnedInAnnotation YES). */
+export const BURNED_IN_LABEL = 'RESEARCH USE ONLY';
 
 export interface RgbImage {
   rows: number;
@@ -75,9 +79,10 @@ export function buildHeatmapSecondaryCapture(
   uids: { seriesInstanceUID: string; sopInstanceUID: string },
 ): DicomObject {
   validate(image, referencedT11, uids, input);
+  const labelled = burnInLabel(image.rgb, image.rows, image.columns, BURNED_IN_LABEL);
   // OB values must have even length; an odd rows*columns*3 gets one pad byte.
-  const pixels = new Uint8Array(image.rgb.length + (image.rgb.length % 2));
-  pixels.set(image.rgb);
+  const pixels = new Uint8Array(labelled.length + (labelled.length % 2));
+  pixels.set(labelled);
   const model = input.risk ? `${input.risk.modelName} ${input.risk.modelVersion}` : 'risk model';
 
   const dataset: NaturalDataset = {
