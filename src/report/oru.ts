@@ -16,6 +16,7 @@ import type { CodedConcept } from './codes.ts';
 import { formatDecimalString } from './sr-content.ts';
 import type { ReportInput } from './types.ts';
 import { validateReportInput, ReportInputError } from './validate.ts';
+import { notAssessableText, sfiCategoryText } from './wording.ts';
 
 /** Published SFI cut-off (Miao et al. 2023), used when no RiskResult carries it. */
 export const PUBLISHED_SFI_CUTOFF_CM2_M2 = 27.7;
@@ -118,7 +119,7 @@ function observationRows(input: ReportInput): ObxRow[] {
     { type: 'CWE', id: C.ASSESSABLE, value: a.assessable ? HL7_YES : HL7_NO },
   ];
   if (!a.assessable) {
-    rows.push({ type: 'TX', id: C.NOT_ASSESSABLE_REASON, value: `Not assessable: ${a.reason ?? a.levelFinding.reason ?? 'reason not given'}` });
+    rows.push({ type: 'TX', id: C.NOT_ASSESSABLE_REASON, value: notAssessableText(a) });
   }
   const slice = a.measuredSlice;
   if (slice) {
@@ -139,10 +140,7 @@ function observationRows(input: ReportInput): ObxRow[] {
     rows.push({ type: 'CWE', id: C.RISK_HIGH, value: risk.highRisk ? HL7_YES : HL7_NO });
     rows.push({ type: 'ST', id: C.RISK_INPUTS_USED, value: `${risk.inputsUsed}; model ${risk.modelName} ${risk.modelVersion}` });
     const ev = risk.publishedEvidence;
-    const category =
-      ev.sfiCategory === null ? 'SFI unknown'
-      : ev.sfiCategory === 'below-cutoff' ? `SFI below ${ev.sfiCutoffCm2M2} cm2/m2 (higher published risk)`
-      : `SFI at or above ${ev.sfiCutoffCm2M2} cm2/m2`;
+    const category = sfiCategoryText(ev);
     const hazard = ev.relativeHazard === null
       ? `relative hazard not computed (missing: ${ev.missingInputs.join(', ') || 'unspecified'})`
       : `relative hazard ${formatDecimalString(ev.relativeHazard, 3)} (inputs: ${ev.relativeHazardInputs.join(', ')})`;

@@ -42,6 +42,7 @@ import type { DicomObject, ReportInput } from './types.ts';
 import { derivedUid } from './uids.ts';
 import { patientAndStudyModules, privateCodingSchemeIdentification } from './modules.ts';
 import { validateReportInput } from './validate.ts';
+import { notAssessableText, sfiCategoryText } from './wording.ts';
 
 export const COMPREHENSIVE_SR_SOP_CLASS = '1.2.840.10008.5.1.4.1.1.88.33';
 /** Fixed series number so PACS users find bonemet results in the same place for every study. */
@@ -333,10 +334,7 @@ function publishedEvidenceGroup(input: ReportInput, risk: RiskResult): ContentIt
       text('HAS PROPERTIES', C.COMMENT, `Inputs: ${ev.relativeHazardInputs.join(', ') || 'none'}`),
     ]));
   }
-  items.push(text('CONTAINS', C.SFI_CUTOFF_CATEGORY,
-    ev.sfiCategory === null ? 'Unknown (SFI not available)'
-    : ev.sfiCategory === 'below-cutoff' ? `SFI below ${ev.sfiCutoffCm2M2} cm2/m2 (higher published risk)`
-    : `SFI at or above ${ev.sfiCutoffCm2M2} cm2/m2`));
+  items.push(text('CONTAINS', C.SFI_CUTOFF_CATEGORY, sfiCategoryText(ev)));
   items.push(text('CONTAINS', C.COMMENT, ev.label));
   return measurementGroup(input, 'published-evidence', C.PUBLISHED_EVIDENCE.meaning, items);
 }
@@ -346,7 +344,7 @@ function qualitativeEvaluations(input: ReportInput): ContentItem[] {
   const a: AnalysisResult = input.analysis;
   const items: ContentItem[] = [codeValue('CONTAINS', C.ASSESSABLE, a.assessable ? C.YES : C.NO)];
   if (!a.assessable) {
-    items.push(text('CONTAINS', C.NOT_ASSESSABLE_REASON, `Not assessable: ${a.reason ?? a.levelFinding.reason ?? 'reason not given'}`));
+    items.push(text('CONTAINS', C.NOT_ASSESSABLE_REASON, notAssessableText(a)));
     const candidate = a.levelFinding.levels.T11;
     if (candidate) {
       items.push(text('CONTAINS', C.LEVEL_CONFIDENCE,
