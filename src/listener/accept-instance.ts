@@ -1,7 +1,7 @@
 import fs from 'node:fs';
 import type { Logger } from 'pino';
 import type { IngestSink, StoredInstance } from '../jobs/ingest-sink.ts';
-import { commitIncoming, discardIncoming } from './spool.ts';
+import { commitIncoming, discardIncoming, flushIncoming } from './spool.ts';
 import { STATUS, validateInstance, type ExpectedIdentity, type InstanceRefusal } from './validate-instance.ts';
 
 /**
@@ -33,15 +33,23 @@ export async function acceptIncomingFile(
   provenance: Provenance,
   expected: ExpectedIdentity = {},
 ): Promise<AcceptOutcome> {
+  // The data flush runs on the thread pool while this thread reads back and validates: the two
+  // together cost about max(flush, validate) instead of their sum per instance.
+  const flushed = flushIncoming(incomingPath).then(
+    () => null,
+    (err: unknown) => err as Error,
+  );
   let bytes: Buffer;
   try {
     bytes = await fs.promises.readFile(incomingPath);
   } catch (err) {
+    await flushed;
     await discardIncoming(incomingPath).catch(() => undefined);
     ctx.logger.error({ err: (err as Error).message }, 'could not read back a received instance');
     return { stored: false, refusal: outOfResources('could not read received data back', { sopClassUID: '', sopInstanceUID: '' }) };
   }
   const verdict = validateInstance(bytes, expected);
+  const flushError = await flushed;
   if (!verdict.ok) {
     await discardIncoming(incomingPath);
     ctx.logger.warn(
@@ -53,7 +61,8 @@ export async function acceptIncomingFile(
   const ids = { sopClassUID: verdict.sopClassUID, sopInstanceUID: verdict.sopInstanceUID };
   let finalPath: string;
   try {
-    finalPath = await commitIncoming(ctx.dataDir, incomingPath, verdict);
+    if (flushError) throw flushError;
+    finalPath = await commitIncoming(ctx.dataDir, incomingPath, verdict, true);
   } catch (err) {
     await discardIncoming(incomingPath).catch(() => undefined);
     ctx.logger.error({ err: (err as Error).message, sopInstanceUID: verdict.sopInstanceUID }, 'could not write instance to the spool');

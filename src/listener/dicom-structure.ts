@@ -24,6 +24,8 @@ function tagText(group: number, element: number): string {
 
 class DatasetWalker {
   private readonly view: DataView;
+  /** Byte offset of the top-level Pixel Data element (7FE0,0010), when present. */
+  pixelDataOffset: number | null = null;
 
   constructor(
     bytes: Uint8Array,
@@ -46,6 +48,7 @@ class DatasetWalker {
       if (pos + 8 > end) throw new StructureError(`data cut off: element header at byte ${pos}`);
       const group = this.u16(pos);
       const element = this.u16(pos + 2);
+      if (!insideItem && group === 0x7fe0 && element === 0x0010) this.pixelDataOffset = pos;
       if (group === 0xfffe) {
         const length = this.u32(pos + 4);
         pos += 8;
@@ -118,18 +121,25 @@ class DatasetWalker {
   }
 }
 
+export interface StructureReport {
+  /** null when the data set is complete, else what is wrong (at most ~60 characters). */
+  problem: string | null;
+  /** Where the top-level Pixel Data element starts (header parsing can stop there); null if absent/unknown. */
+  pixelDataOffset: number | null;
+}
+
 /**
- * Returns null when the data set starting at `datasetOffset` is complete, else what is wrong.
- * Deflated data sets are not walked (their completeness is checked by inflating them when parsed).
+ * Walks the data set starting at `datasetOffset`. Deflated data sets are not walked (they are
+ * checked by inflating them when parsed).
  */
-export function findStructuralProblem(bytes: Uint8Array, datasetOffset: number, transferSyntaxUID: string): string | null {
-  if (transferSyntaxUID === DEFLATED_EXPLICIT_LE) return null;
+export function checkDatasetStructure(bytes: Uint8Array, datasetOffset: number, transferSyntaxUID: string): StructureReport {
+  if (transferSyntaxUID === DEFLATED_EXPLICIT_LE) return { problem: null, pixelDataOffset: null };
   const walker = new DatasetWalker(bytes, transferSyntaxUID !== EXPLICIT_BE);
   try {
     walker.walkDataset(datasetOffset, bytes.byteLength, transferSyntaxUID !== IMPLICIT_LE, false);
-    return null;
+    return { problem: null, pixelDataOffset: walker.pixelDataOffset };
   } catch (err) {
-    if (err instanceof StructureError) return err.message;
+    if (err instanceof StructureError) return { problem: err.message, pixelDataOffset: walker.pixelDataOffset };
     throw err;
   }
 }

