@@ -1,6 +1,8 @@
 import { Command, CommanderError } from 'commander';
 import { ConfigError } from '../config/load.ts';
+import { registerAnalyzeCommand } from './analyze.ts';
 import { registerConfigCommand } from './config-command.ts';
+import { registerPredictCommands } from './predict.ts';
 import { registerServeCommand, softwareVersion } from './serve.ts';
 
 const program = new Command();
@@ -12,6 +14,8 @@ program
 
 registerServeCommand(program);
 registerConfigCommand(program);
+registerAnalyzeCommand(program);
+registerPredictCommands(program);
 
 try {
   await program.parseAsync(process.argv);

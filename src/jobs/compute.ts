@@ -1,5 +1,6 @@
 import fs from 'node:fs';
-import type { AnalysisResult, DicomInput } from '../analysis/types.ts';
+import type { AnalysisResult, CtVolume, DicomInput } from '../analysis/types.ts';
+import { dicomT11ModelInput } from '../model/standardise.ts';
 import { ALGORITHM_NAME, ALGORITHM_VERSION, analyzeSeries, NotAssessableInputError, type AnalyzeOptions } from '../analysis/index.ts';
 import { LEVEL_FINDER_VERSION } from '../analysis/levels.ts';
 import { loadRiskModel, RiskInputError, type RiskModel } from '../model/index.ts';
@@ -48,7 +49,7 @@ async function timed<T>(stages: StageTiming[], stage: string, fn: () => Promise<
  * T11 analysis. An input that cannot be analysed at all (no usable axial CT stack, override slice not
  * in the series) still yields a result, "not assessable" with the reason, so the SR/ORU say so clearly.
  */
-async function analyze(inputs: DicomInput[], req: ComputeRequest): Promise<AnalysisResult> {
+async function analyze(inputs: DicomInput[], req: ComputeRequest): Promise<{ result: AnalysisResult; volume: CtVolume | null }> {
   const heightCm = req.clinical?.heightCm;
   const options: AnalyzeOptions = {
     huWindows: req.huWindows,
@@ -57,10 +58,10 @@ async function analyze(inputs: DicomInput[], req: ComputeRequest): Promise<Analy
     ...(req.atSliceSopInstanceUID !== null ? { atSliceSopInstanceUID: req.atSliceSopInstanceUID } : {}),
   };
   try {
-    return (await analyzeSeries(inputs, options)).result;
+    return await analyzeSeries(inputs, options);
   } catch (e) {
     if (!(e instanceof NotAssessableInputError)) throw e;
-    return {
+    return { volume: null, result: {
       assessable: false,
       reason: e.message,
       levelFinding: { t11Assessable: false, reason: e.message, levels: {}, evidence: [], algorithmVersion: LEVEL_FINDER_VERSION },
@@ -69,8 +70,26 @@ async function analyze(inputs: DicomInput[], req: ComputeRequest): Promise<Analy
       masks: null,
       algorithm: { name: ALGORITHM_NAME, version: ALGORITHM_VERSION, parameters: {} },
       warnings: [],
-    };
+    } };
   }
+}
+
+/**
+ * The CNN's 4-channel input from the measured T11 slice (standardised like the training cohort), or null
+ * with a warning when there is no measured slice. The model then uses what is left (clinical-only).
+ */
+function imageChannels(analysis: AnalysisResult, volume: CtVolume | null, warnings: string[]): Float32Array | undefined {
+  const slice = analysis.measuredSlice;
+  if (volume === null || slice === null || analysis.masks === null) return undefined;
+  const n = volume.rows * volume.columns;
+  const at = slice.sliceIndex * n;
+  const { channels, standardised } = dicomT11ModelInput(
+    { hu: volume.hu.subarray(at, at + n), rows: volume.rows, columns: volume.columns, pixelSpacingMm: volume.pixelSpacingMm,
+      paddingMask: volume.paddingMask.subarray(at, at + n) },
+    analysis.masks,
+  );
+  warnings.push(...standardised.warnings);
+  return channels;
 }
 
 /** The model is loaded once per process (worker) and directory: ONNX session creation takes ~100 ms+. */
@@ -86,7 +105,7 @@ function riskModelFor(dir: string): Promise<RiskModel> {
 }
 
 /** Risk estimate, or null with a warning saying why: the model is optional, a job never fails because of it. */
-async function estimateRisk(analysis: AnalysisResult, req: ComputeRequest, warnings: string[]): Promise<RiskResult | null> {
+async function estimateRisk(analysis: AnalysisResult, volume: CtVolume | null, req: ComputeRequest, warnings: string[]): Promise<RiskResult | null> {
   if (!req.modelEnabled) {
     warnings.push('risk model disabled by configuration (model.enabled=false)');
     return null;
@@ -99,7 +118,12 @@ async function estimateRisk(analysis: AnalysisResult, req: ComputeRequest, warni
     return null;
   }
   try {
-    const { cnn: _cnn, ...risk } = await model.predict({ clinical: req.clinical, bodyComposition: analysis.bodyComposition });
+    const channels = model.manifest.image ? imageChannels(analysis, volume, warnings) : undefined;
+    const { cnn: _cnn, ...risk } = await model.predict({
+      ...(channels !== undefined ? { channels } : {}),
+      clinical: req.clinical,
+      bodyComposition: analysis.bodyComposition,
+    });
     return risk;
   } catch (e) {
     if (e instanceof RiskInputError) warnings.push(`no risk estimate: ${e.message}`);
@@ -120,10 +144,10 @@ export async function computeJob(req: ComputeRequest): Promise<ComputeResult> {
   const source = readSourceContext(first);
   const inputs = lazyInputs(req.paths);
 
-  const analysis = await timed(stages, 'analyze', () => analyze(inputs, req), (a) =>
-    a.assessable ? 'T11 measured' : `not assessable: ${a.reason ?? ''}`);
+  const { result: analysis, volume } = await timed(stages, 'analyze', () => analyze(inputs, req), ({ result: a }) =>
+    a.assessable ? `T11 measured at z ${a.measuredSlice?.zMm} mm (${a.measuredSlice?.source})` : `not assessable: ${a.reason ?? ''}`);
 
-  const risk = await timed(stages, 'risk', () => estimateRisk(analysis, req, warnings), (r) =>
+  const risk = await timed(stages, 'risk', () => estimateRisk(analysis, volume, req, warnings), (r) =>
     r === null ? 'skipped' : `${r.inputsUsed}, p=${r.probability.toFixed(3)}`);
 
   const reportInput: ReportInput = {
