@@ -26,7 +26,7 @@ import type { AnalysisResult, BodyComposition, MeasuredSlice } from '../analysis
 import type { RiskResult } from '../model/types.ts';
 import * as C from './codes.ts';
 import type { CodedConcept } from './codes.ts';
-import { codeItem, writePart10, type NaturalDataset } from './part10.ts';
+import { codeItem, EXPLICIT_VR_LITTLE_ENDIAN, writePart10, type NaturalDataset } from './part10.ts';
 import {
   codeValue,
   container,
@@ -110,7 +110,7 @@ export function buildMeasurementReportSr(input: ReportInput): DicomObject {
     sopInstanceUID: input.uids.sopInstanceUID,
     seriesInstanceUID: input.uids.seriesInstanceUID,
     studyInstanceUID: input.source.studyInstanceUID,
-    transferSyntaxUID: '1.2.840.10008.1.2.1',
+    transferSyntaxUID: EXPLICIT_VR_LITTLE_ENDIAN,
     bytes: writePart10(dataset, input.software.version),
   };
 }
