@@ -123,8 +123,10 @@ export async function startService(config: BonemetConfig, log: Logger): Promise<
         await dimse.close();
         tracker.stop();
         await dispatcher.stop();
-        await Promise.race([runner.stop(), new Promise((r) => setTimeout(r, 5000))]);
+        // Terminating the worker interrupts a running job; it stays 'running' in the store and resumes at the next start.
+        const runnerStopped = runner.stop();
         await computer.close();
+        await runnerStopped;
         await new Promise<void>((r) => {
           server.close(() => r());
           server.closeAllConnections();

@@ -89,12 +89,14 @@ export class JobRunner {
       try {
         await this.process(job);
       } catch (e) {
+        if (this.stopped) break;
         // Anything unexpected still ends the job visibly instead of leaving it 'running'.
         this.log.error({ jobId: job.id, err: describeError(e) }, 'job failed unexpectedly');
         this.store.failJob(job.id, `internal error: ${describeError(e)}`, Date.now());
       } finally {
         this.current = null;
       }
+      if (this.stopped) break;
       const final = this.store.getJob(job.id);
       if (final !== null) this.hooks.onJobFinished?.(final);
     }
@@ -173,7 +175,18 @@ export class JobRunner {
     try {
       result = await this.computer.compute(request);
     } catch (e) {
+      if (this.stopped) {
+        // Shutdown interrupted the computation: the next start resumes it (not counted as a crash).
+        this.store.releaseForShutdown(job.id);
+        log.warn('job interrupted by shutdown: resumes at the next start');
+        return;
+      }
       return this.fail(job, 'compute', t0, describeError(e));
+    }
+    if (this.stopped) {
+      this.store.releaseForShutdown(job.id);
+      log.warn('shutdown during the job: it resumes at the next start');
+      return;
     }
     for (const s of result.stages) {
       this.store.recordStage(job.id, s);

@@ -263,6 +263,10 @@ export class SqliteJobStore implements JobStore {
     return this.db.prepare("UPDATE jobs SET state = 'queued' WHERE state = 'running'").run().changes;
   }
 
+  releaseForShutdown(jobId: string): void {
+    this.db.prepare("UPDATE jobs SET state = 'queued', attempts = MAX(0, attempts - 1) WHERE id = ? AND state = 'running'").run(jobId);
+  }
+
   recordStage(jobId: string, t: StageTiming): void {
     this.db
       .prepare('INSERT INTO job_stages (job_id, stage, started_at, duration_ms, ok, detail) VALUES (?,?,?,?,?,?)')

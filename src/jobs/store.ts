@@ -121,6 +121,8 @@ export interface JobStore {
   claimNextJob(now: number): JobRecord | null;
   /** At start: jobs left 'running' by a crash go back to 'queued'. Returns how many. */
   requeueInterrupted(): number;
+  /** A graceful shutdown interrupted the job: back to 'queued', and that start does not count as an attempt. */
+  releaseForShutdown(jobId: string): void;
   recordStage(jobId: string, timing: StageTiming): void;
   /** Forget stage timings of an earlier, interrupted attempt (kept in `attempts`). */
   clearStages(jobId: string): void;
