@@ -2,7 +2,9 @@
  * C-STORE ingest benchmark: chest-ct-1 (255 JPEG-lossless slices) sent by dcmtk `storescu -xs` to
  *   (a) bonemet's C-STORE SCP (validate + fsync + rename + fsync dir + job-store callback per instance), and
  *   (b) dcmtk `storescp -od <tmp>` (writes files, no fsync) as the same-run baseline,
- * interleaved, BENCH_RUNS times (default 5). Also times the same series as one STOW-RS POST.
+ * interleaved, BENCH_RUNS times (default 5), in three modes: A one association with TCP_NODELAY=1 for
+ * dcmtk (the fair comparison), C four concurrent associations, B dcmtk's Nagle-on default. Also times
+ * the same series as one STOW-RS POST and measures the disk's durable-write floor.
  * Prints a table, the medians (instances/s) and the ratio bonemet/storescp (goal >= 0.9).
  * Run: npm run bench:ingest
  */
@@ -33,11 +35,19 @@ const median = (xs: number[]): number => {
   return s.length % 2 ? (s[mid] as number) : ((s[mid - 1] as number) + (s[mid] as number)) / 2;
 };
 
+/** Number of concurrent storescu associations (each sends a contiguous share of the files). */
+let associations = 1;
+
 async function timeStorescu(port: number, aet: string): Promise<number> {
+  const shares = Array.from({ length: associations }, (_, k) => files.filter((_f, i) => Math.floor((i * associations) / files.length) === k));
   const t0 = performance.now();
-  const result = await runTool('storescu', ['-xs', '-aet', 'STORESCU', '-aec', aet, '127.0.0.1', String(port), ...files]);
+  const results = await Promise.all(
+    shares.map((share) => runTool('storescu', ['-xs', '-aet', 'STORESCU', '-aec', aet, '127.0.0.1', String(port), ...share])),
+  );
   const seconds = (performance.now() - t0) / 1000;
-  if (result.code !== 0) throw new Error(`storescu to ${aet} failed (${result.code}): ${result.output.slice(-500)}`);
+  for (const result of results) {
+    if (result.code !== 0) throw new Error(`storescu to ${aet} failed (${result.code}): ${result.output.slice(-500)}`);
+  }
   return seconds;
 }
 
@@ -107,11 +117,12 @@ interface Row {
 
 const pad = (x: string, n: number): string => x.padStart(n);
 
-async function runMode(label: string, tcpNoDelay: boolean, withStow: boolean): Promise<{ bonemet: number; storescp: number; stow: number }> {
+async function runMode(label: string, tcpNoDelay: boolean, withStow: boolean, parallelAssociations = 1): Promise<{ bonemet: number; storescp: number; stow: number }> {
   // dcmtk honours the TCP_NODELAY environment variable; Debian's build leaves Nagle on by default, which
   // caps storescu->storescp at ~22 instances/s (each response waits for the peer's delayed ACK).
   if (tcpNoDelay) process.env.TCP_NODELAY = '1';
   else delete process.env.TCP_NODELAY;
+  associations = parallelAssociations;
   const rows: Row[] = [];
   for (let run = 1; run <= runs; run++) {
     // Alternate which side goes first so drift (page cache, other load) does not favour one.
@@ -167,9 +178,11 @@ async function durableWriteFloorMs(): Promise<{ durable: number; plain: number }
 
 console.log(`C-STORE ingest of ${files.length} instances (${(stowBody.length / 1e6).toFixed(1)} MB), storescu -xs, ${runs} interleaved runs per mode, ${os.cpus().length} CPUs`);
 const fair = await runMode('Mode A: TCP_NODELAY=1 for dcmtk (storescp at full speed; the fair comparison)', true, true);
+const parallel = await runMode('Mode C: TCP_NODELAY=1, 4 concurrent associations (as a PACS router with several store jobs)', true, false, 4);
 const stock = await runMode('Mode B: dcmtk defaults (Nagle on: storescp latency-bound)', false, false);
 const floor = await durableWriteFloorMs();
 console.log(`\nmedian C-STORE ingest, mode A: bonemet ${fair.bonemet.toFixed(1)} inst/s vs storescp ${fair.storescp.toFixed(1)} inst/s -> ratio ${(fair.bonemet / fair.storescp).toFixed(2)} (goal >= 0.90: ${fair.bonemet / fair.storescp >= 0.9 ? 'met' : 'NOT met'})`);
+console.log(`median C-STORE ingest, mode C: bonemet ${parallel.bonemet.toFixed(1)} inst/s vs storescp ${parallel.storescp.toFixed(1)} inst/s -> ratio ${(parallel.bonemet / parallel.storescp).toFixed(2)}`);
 console.log(`median C-STORE ingest, mode B: bonemet ${stock.bonemet.toFixed(1)} inst/s vs storescp ${stock.storescp.toFixed(1)} inst/s -> ratio ${(stock.bonemet / stock.storescp).toFixed(2)}`);
 console.log(`median STOW-RS ingest (one POST of the series): ${fair.stow.toFixed(1)} inst/s`);
 console.log(`durable write floor on this disk: ${floor.durable.toFixed(2)} ms/instance (write+fdatasync+rename+fsync dir, max ${(1000 / floor.durable).toFixed(0)} inst/s for a one-at-a-time SCU) vs ${floor.plain.toFixed(2)} ms plain write (storescp does not fsync)`);

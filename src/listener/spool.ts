@@ -33,11 +33,28 @@ export function spoolPathFor(dataDir: string, id: SpoolIdentity): string {
   return path.join(spoolRoot(dataDir), id.studyInstanceUID, id.seriesInstanceUID, `${id.sopInstanceUID}.dcm`);
 }
 
+const prepared = new Map<string, Promise<void>>();
+
 /**
  * Creates the spool directories and removes leftovers in .incoming: they are data that was never
  * acknowledged (the process died mid-transfer), so the sender still has them and will resend.
+ * Once per data dir per process: the SCP and the STOW router both call it, and a second wipe could
+ * delete a transfer the first listener already has in flight.
  */
 export async function prepareSpool(dataDir: string): Promise<void> {
+  const key = spoolRoot(dataDir);
+  let wiped = prepared.get(key);
+  if (!wiped) {
+    wiped = wipeIncoming(dataDir);
+    prepared.set(key, wiped);
+    wiped.catch(() => prepared.delete(key));
+  }
+  await wiped;
+  // Cheap, and keeps working if someone removed the data dir under a running service.
+  await fs.promises.mkdir(incomingDir(dataDir), { recursive: true });
+}
+
+async function wipeIncoming(dataDir: string): Promise<void> {
   const incoming = incomingDir(dataDir);
   await fs.promises.mkdir(incoming, { recursive: true });
   for (const name of await fs.promises.readdir(incoming)) {

@@ -26,6 +26,9 @@ export interface StowDeps {
 
 class BodyTooLargeError extends Error {}
 
+/** Parts validated and committed concurrently per request. */
+const PARALLEL_COMMITS = 8;
+
 /** Passes bytes through until more than maxBytes have been seen, then fails the pipeline. */
 function byteLimit(maxBytes: number): Transform {
   let seen = 0;
@@ -84,10 +87,24 @@ export function createStowRouter(deps: StowDeps): express.Router {
   const log = deps.logger.child({ component: 'stow-rs' });
   const acceptCtx: AcceptContext = { dataDir: config.dataDir, sink, logger: log };
   const maxBytes = config.http.maxStowBytes;
-  // The spool dirs must exist before the first part file is opened (shares prepareSpool with the SCP;
-  // only empties .incoming, which holds nothing acknowledged).
-  const spoolReady = prepareSpool(config.dataDir);
   const router = express.Router();
+
+  const acceptPart = async (headers: Record<string, string>, index: number, path: string, studyInUrl: string | undefined): Promise<PartResult> => {
+    const partType = parseMediaType(headers['content-type']);
+    if (partType && partType.mediaType !== 'application/dicom') {
+      await discardIncoming(path);
+      return { ok: false, sopClassUID: '', sopInstanceUID: '', status: STATUS.cannotUnderstand, detail: `part ${index + 1} is ${partType.mediaType}, not application/dicom` };
+    }
+    const outcome: AcceptOutcome = await acceptIncomingFile(
+      acceptCtx,
+      path,
+      { receivedVia: 'stow', callingAeTitle: null },
+      studyInUrl === undefined ? {} : { studyInstanceUID: studyInUrl },
+    );
+    return outcome.stored
+      ? { ok: true, sopClassUID: outcome.instance.sopClassUID, sopInstanceUID: outcome.instance.sopInstanceUID }
+      : failedFromRefusal(outcome.refusal);
+  };
 
   const handle = async (req: Request, res: Response, studyInUrl: string | undefined): Promise<void> => {
     if (studyInUrl !== undefined && !isValidUid(studyInUrl)) {
@@ -115,7 +132,9 @@ export function createStowRouter(deps: StowDeps): express.Router {
       req.resume();
       return;
     }
-    await spoolReady;
+    // The spool dirs must exist before a part file is opened (once per process it also empties
+    // .incoming, which holds nothing acknowledged).
+    await prepareSpool(config.dataDir);
 
     const partFiles: string[] = [];
     const splitter = new MultipartRelatedSplitter(boundary, (): Writable => {
@@ -147,28 +166,20 @@ export function createStowRouter(deps: StowDeps): express.Router {
       return;
     }
 
-    const results: PartResult[] = [];
-    for (const part of splitter.parts) {
-      const path = partFiles[part.index];
-      if (path === undefined) continue;
-      const partType = parseMediaType(part.headers['content-type']);
-      if (partType && partType.mediaType !== 'application/dicom') {
-        await discardIncoming(path);
-        results.push({ ok: false, sopClassUID: '', sopInstanceUID: '', status: STATUS.cannotUnderstand, detail: `part ${part.index + 1} is ${partType.mediaType}, not application/dicom` });
-        continue;
+    // Parts are independent: committing several at once lets their fsyncs share journal commits
+    // (sequential commits are bounded by ~2 fsync latencies per instance).
+    const results: PartResult[] = new Array<PartResult>(splitter.parts.length);
+    let next = 0;
+    const worker = async (): Promise<void> => {
+      for (let i = next++; i < splitter.parts.length; i = next++) {
+        const part = splitter.parts[i];
+        const path = partFiles[i];
+        if (part === undefined || path === undefined) continue;
+        results[i] = await acceptPart(part.headers, i, path, studyInUrl);
       }
-      const outcome: AcceptOutcome = await acceptIncomingFile(
-        acceptCtx,
-        path,
-        { receivedVia: 'stow', callingAeTitle: null },
-        studyInUrl === undefined ? {} : { studyInstanceUID: studyInUrl },
-      );
-      results.push(
-        outcome.stored
-          ? { ok: true, sopClassUID: outcome.instance.sopClassUID, sopInstanceUID: outcome.instance.sopInstanceUID }
-          : failedFromRefusal(outcome.refusal),
-      );
-    }
+    };
+    await Promise.all(Array.from({ length: Math.min(PARALLEL_COMMITS, splitter.parts.length) }, worker));
+
     const storedCount = results.filter((r) => r.ok).length;
     const httpStatus = storedCount === results.length ? 200 : storedCount === 0 ? 409 : 202;
     log.info({ parts: results.length, stored: storedCount, failed: results.length - storedCount, httpStatus }, 'STOW-RS request handled');
