@@ -5,13 +5,14 @@
  * Output is JSON (predict) or CSV (cohort-predict); progress and problems go to stderr and never
  * contain patient names or IDs (DICOM file names are not printed either).
  */
-import { readdir, readFile } from 'node:fs/promises';
+import { readdir, readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import type { Command } from 'commander';
 import { analyzeSeries } from '../analysis/index.ts';
 import type { DicomInput } from '../analysis/types.ts';
 import { parseClinicalRecord } from '../model/clinical.ts';
 import { loadRiskModel, RiskInputError } from '../model/index.ts';
+import { dicomT11ModelInput } from '../model/standardise.ts';
 import { runCohortPredict, writeCohortCsv } from './cohort-predict.ts';
 
 const DEFAULT_MODEL_DIR = path.resolve(path.dirname(new URL(import.meta.url).pathname), '..', '..', 'models', 'shipped');
@@ -57,23 +58,40 @@ export function registerPredictCommands(program: Command): void {
     .option('--clinical <file>', 'clinical data JSON (fields as in clinical/train.csv, plus heightCm, weightKg)')
     .option('--height-cm <n>', 'patient height in cm (else clinical heightCm, else DICOM PatientSize)', Number)
     .option('--model-dir <dir>', 'risk model directory', DEFAULT_MODEL_DIR)
-    .action(async (dicomDir: string, opts: { clinical?: string; heightCm?: number; modelDir: string }) => {
+    .option('--heatmap <png>', 'write the Grad-CAM overlay on the standardised T11 slice to this PNG file')
+    .action(async (dicomDir: string, opts: { clinical?: string; heightCm?: number; modelDir: string; heatmap?: string }) => {
       const clinical = opts.clinical ? await readClinicalJson(opts.clinical) : { record: null, warnings: [] };
       const heightCm = opts.heightCm ?? clinical.record?.heightCm;
       if (opts.heightCm !== undefined && !Number.isFinite(opts.heightCm)) throw new Error('--height-cm must be a number');
-      const { result } = await analyzeSeries(await readDicomDir(dicomDir), {
+      const { result, volume } = await analyzeSeries(await readDicomDir(dicomDir), {
         height: heightCm !== undefined ? { heightM: heightCm / 100, source: opts.heightCm !== undefined ? 'cli' : 'clinical' } : undefined,
       });
       const model = await loadRiskModel(opts.modelDir);
       const warnings = [...clinical.warnings];
-      // The DICOM path gives body composition (VFA feeds the clinical vector when the record lacks it).
-      // Image channels for the CNN come from the standardised T11 slice (src/model/standardise.ts, engineer F)
-      // once available; until then the risk uses the clinical-only path and says so.
-      warnings.push('CNN image input is not yet built from DICOM in this CLI: image and combined models not used');
+      // CNN input: the measured T11 slice standardised like the training cohort (same call as the service).
+      let channels: Float32Array | undefined;
+      const slice = result.measuredSlice;
+      if (model.manifest.image && slice && result.masks) {
+        const n = volume.rows * volume.columns;
+        const at = slice.sliceIndex * n;
+        const built = dicomT11ModelInput(
+          { hu: volume.hu.subarray(at, at + n), rows: volume.rows, columns: volume.columns, pixelSpacingMm: volume.pixelSpacingMm,
+            paddingMask: volume.paddingMask.subarray(at, at + n) },
+          result.masks,
+        );
+        channels = built.channels;
+        warnings.push(...built.standardised.warnings);
+      } else if (!slice) {
+        warnings.push('no measured T11 slice: image and combined models not used');
+      }
       let risk = null;
       try {
-        const { cnn: _cnn, ...r } = await model.predict({ clinical: clinical.record, bodyComposition: result.bodyComposition });
+        const { cnn: _cnn, heatmap: _heatmap, heatmapPng, ...r } = await model.predict({
+          channels, clinical: clinical.record, bodyComposition: result.bodyComposition,
+        });
         risk = r;
+        if (opts.heatmap && heatmapPng) await writeFile(opts.heatmap, heatmapPng);
+        else if (opts.heatmap) warnings.push('no heatmap: the image model did not run');
       } catch (e) {
         if (!(e instanceof RiskInputError)) throw e;
         warnings.push(`no risk estimate: ${e.message}`);
