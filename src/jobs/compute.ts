@@ -75,8 +75,8 @@ async function analyze(inputs: DicomInput[], req: ComputeRequest): Promise<{ res
 }
 
 /**
- * The CNN's 4-channel input from the measured T11 slice (standardised like the training cohort), or null
- * with a warning when there is no measured slice. The model then uses what is left (clinical-only).
+ * The CNN's 4-channel input from the measured T11 slice (standardised like the training cohort), or
+ * undefined when nothing was measured: predict() then uses what is left (clinical-only) and says so.
  */
 function imageChannels(analysis: AnalysisResult, volume: CtVolume | null, warnings: string[]): Float32Array | undefined {
   const slice = analysis.measuredSlice;
