@@ -6,7 +6,9 @@
  */
 import { strict as assert } from 'node:assert';
 import { execFileSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { copyFileSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import jpeg from 'jpeg-js';
+import { parseCsv, runCohortPredict, formatCohortCsv } from '../src/cli/cohort-predict.ts';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -128,6 +130,45 @@ describe('risk model serving (smoke-trained model)', function () {
     assert.ok(r.warnings.some((w) => w.includes('pmi_t4_cm2_m2 is inconsistent')), r.warnings.join('|'));
     // VFA from the service's own measurement only matters when the shipped features include it.
     assert.equal(r.warnings.some((w) => w.includes('vfa_t11_cm2 taken from')), model.manifest.clinical.features.includes('vfa_t11_cm2'));
+  });
+
+  it('cohort-predict: one row per T11 image, bad images and bad clinical rows become warnings', async function () {
+    const cohort = path.join(dir, 'cohort');
+    const valDir = path.join(repo, '..', 'shared', 'data', 'lf-dlrn-bc', 'images', 't11', 'val');
+    mkdirSync(path.join(cohort, 't11', 'a', 'b'), { recursive: true });
+    copyFileSync(path.join(valDir, '1.jpg'), path.join(cohort, 't11', 'a', '1.jpg')); // temp copy, test only
+    copyFileSync(path.join(valDir, '10.jpg'), path.join(cohort, 't11', 'a', 'b', '10.jpg'));
+    writeFileSync(path.join(cohort, 't11', '20.jpg'), Buffer.from('not a jpeg at all'));
+    const small = jpeg.encode({ data: Buffer.alloc(64 * 48 * 4, 128), width: 64, height: 48 }, 90).data;
+    writeFileSync(path.join(cohort, 't11', '30.jpg'), small);
+    const src = rows[0]!;
+    const cols = Object.keys(src);
+    const line = (r: Record<string, string>): string => cols.map((c) => r[c] ?? '').join(',');
+    const csv = [cols.join(','),
+      line({ ...src, id: '1' }),
+      line({ ...src, id: '10', molecular_subtype: '7', age: 'old' }),
+      line({ ...src, id: '30' }), line({ ...src, id: '30' }),
+      line({ ...src, id: '' })].join('\n');
+    writeFileSync(path.join(cohort, 'clinical.csv'), csv);
+    const { rows: out, problems } = await runCohortPredict(model, cohort, path.join(cohort, 'clinical.csv'));
+    assert.deepEqual(out.map((r) => r.id), ['1', '10', '20', '30']);
+    const [r1, r10, r20, r30] = out as [typeof out[0], typeof out[0], typeof out[0], typeof out[0]];
+    assert.ok(r1.pImage !== null && r1.pClinical !== null && r1.pCombined !== null);
+    assert.ok(r10.pImage !== null && r10.pClinical !== null, r10.warnings.join('|'));
+    assert.ok(r10.warnings.some((w) => w.includes('"age" is not a number')) && r10.warnings.some((w) => w.includes('molecular_subtype = 7')));
+    assert.equal(r20.pImage, null);
+    assert.ok(r20.warnings.some((w) => w.includes('image not usable: not a JPEG')));
+    assert.ok(r20.warnings.some((w) => w.includes('no clinical row')));
+    assert.ok(r20.warnings.some((w) => w.startsWith('no prediction')));
+    assert.equal(r30.pImage, null);
+    assert.ok(r30.warnings.some((w) => w.includes('64x48')));
+    assert.ok(r30.warnings.some((w) => w.includes('no clinical row'))); // duplicated rows are not used
+    assert.ok(problems.some((p) => p.includes('more than one row for id 30')));
+    assert.ok(problems.some((p) => p.includes('has no id')));
+    const written = parseCsv(formatCohortCsv(out));
+    assert.deepEqual(Object.keys(written[0]!), ['id', 'p_image', 'p_clinical', 'p_combined', 'warnings']);
+    assert.equal(written[2]!['p_image'], '');
+    console.log(`    cohort-predict rows: ${out.map((r) => `${r.id}: img ${r.pImage?.toFixed(3) ?? '-'} clin ${r.pClinical?.toFixed(3) ?? '-'} (${r.warnings.length} warnings)`).join('; ')}`);
   });
 
   it('parses untrusted clinical JSON with named problems', function () {
