@@ -243,6 +243,28 @@ async function decodeJ2k(frame: Uint8Array): Promise<Uint8Array> {
   }
 }
 
+const JPEG_LOSSLESS_SYNTAXES = new Set(['1.2.840.10008.1.2.4.57', '1.2.840.10008.1.2.4.70']);
+
+/**
+ * jpeg-lossless-decoder-js 2.1.2 (used by dicom-codec) decodes the very last sample as 0 when the EOI
+ * marker directly follows the final code (needs look-ahead bits; seen on 24/255 chest-ct-1 slices).
+ * Two zero bytes before EOI give it those bits; they lie after the last sample, so the image is unchanged.
+ */
+function padBeforeJpegEoi(frame: Uint8Array): Uint8Array {
+  let eoi = -1;
+  for (let i = frame.length - 2; i >= Math.max(0, frame.length - 16); i--) {
+    if (frame[i] === 0xff && frame[i + 1] === 0xd9) {
+      eoi = i;
+      break;
+    }
+  }
+  if (eoi < 0) return frame;
+  const out = new Uint8Array(frame.length + 2);
+  out.set(frame.subarray(0, eoi), 0);
+  out.set(frame.subarray(eoi), eoi + 2);
+  return out;
+}
+
 /** Codecs hand back either a typed array of samples or the raw little-endian bytes: normalise to samples. */
 function asSamples(decoded: ArrayLike<number> & { BYTES_PER_ELEMENT?: number; byteLength?: number }, n: number, h: SliceHeader): ArrayLike<number> {
   const signed = h.pixelRepresentation === 1;
@@ -299,7 +321,7 @@ async function decodeStoredValues(bytes: ArrayBuffer, h: SliceHeader): Promise<I
     let decoded: { imageFrame: ArrayLike<number> & { BYTES_PER_ELEMENT?: number } };
     try {
       decoded = await dicomCodec.decode(
-        frame,
+        JPEG_LOSSLESS_SYNTAXES.has(h.transferSyntaxUID) ? padBeforeJpegEoi(frame) : frame,
         { rows: h.rows, columns: h.columns, bitsAllocated: h.bitsAllocated, samplesPerPixel: 1, signed },
         h.transferSyntaxUID,
       );

@@ -303,7 +303,7 @@ export async function buildCtVolume(inputs: DicomInput[]): Promise<CtVolume> {
     seriesInstanceUID: h0.seriesInstanceUID,
     frameOfReferenceUID: h0.frameOfReferenceUID,
     sopClassUID: h0.sopClassUID || SOP_CLASS.ctImage,
-    imageOrientationPatient: [...outColDir, ...outRowDir],
+    imageOrientationPatient: [...outColDir, ...outRowDir].map((v) => v + 0), // + 0 turns -0 into 0
     imagePositionPatient,
     patientSizeM,
     excluded,
