@@ -33,6 +33,8 @@ export function listFilesRecursive(dir: string): string[] {
       const p = path.join(d, e.name);
       if (e.isDirectory()) walk(p);
       else if (e.isFile()) out.push(p);
+      // Symlinked files are followed; symlinked directories are not (no cycles).
+      else if (e.isSymbolicLink() && fs.statSync(p, { throwIfNoEntry: false })?.isFile()) out.push(p);
     }
   };
   walk(dir);
@@ -68,7 +70,7 @@ export function lazyDicomInputs(files: string[], root: string): DicomInput[] {
 function parseHeightCm(value: string | undefined): number | undefined {
   if (value === undefined) return undefined;
   const cm = Number(value);
-  const [lo, hi] = PLAUSIBLE_HEIGHT_RANGE_M.map((m) => m * 100);
+  const [lo, hi] = PLAUSIBLE_HEIGHT_RANGE_M.map((m) => Math.round(m * 100));
   if (!Number.isFinite(cm) || cm < lo! || cm > hi!) {
     throw new UsageError(`--height-cm must be a number between ${lo} and ${hi} (got "${value}")`);
   }
