@@ -11,7 +11,7 @@
  * (models/train.py load_tensors) reads per-image float32 files and holds them as float16 in RAM itself.
  * Read in Python: np.fromfile(file, dtype='<f4').reshape(4, 400, 500)
  */
-import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { Command } from 'commander';
 import { CHANNEL_SPEC, MODEL_INPUT_HEIGHT, MODEL_INPUT_WIDTH, buildModelChannels } from '../src/model/channels.ts';
@@ -40,7 +40,10 @@ async function main(): Promise<void> {
     .option('--limit <n>', 'only the first n images per split (smoke runs)', (v) => parseInt(v, 10))
     .parse()
     .opts<{ out: string; cohort: string; limit?: number }>();
-  const out = resolve(opts.out);
+  // Build into <out>.partial and swap it in at the end, so a trainer never reads a half-written set.
+  const finalOut = resolve(opts.out);
+  const out = `${finalOut}.partial`;
+  rmSync(out, { recursive: true, force: true });
   mkdirSync(out, { recursive: true });
   const splits: { split: 'train' | 'val'; rows: Record<string, string>[] }[] = [
     { split: 'train', rows: readCsv(join(opts.cohort, 'clinical', 'train.csv')) },
@@ -81,7 +84,12 @@ async function main(): Promise<void> {
     items: entries,
   };
   writeFileSync(join(out, 'index.json'), JSON.stringify(index, null, 1));
-  console.log(`wrote ${entries.length} images to ${out}`);
+  const old = `${finalOut}.old`;
+  rmSync(old, { recursive: true, force: true });
+  if (existsSync(finalOut)) renameSync(finalOut, old);
+  renameSync(out, finalOut);
+  rmSync(old, { recursive: true, force: true });
+  console.log(`wrote ${entries.length} images to ${finalOut}`);
 }
 
 await main();

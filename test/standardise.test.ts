@@ -10,6 +10,7 @@ import { buildCtVolume } from '../src/analysis/volume.ts';
 import { segmentTissues } from '../src/analysis/tissue.ts';
 import type { CtVolume, TissueMasks } from '../src/analysis/types.ts';
 import { CHANNEL_NAMES } from '../src/model/channels.ts';
+import { cohortFatMasks } from '../src/model/cohort-image.ts';
 import { dicomT11ModelInput, STANDARD_BODY_CENTRE, STANDARD_PIXEL_MM } from '../src/model/standardise.ts';
 
 const DICOM_DIR = new URL('../../shared/data/ct/chest-ct-1/dicom/', import.meta.url).pathname;
@@ -32,7 +33,7 @@ describe('standardise a DICOM T11 slice to the cohort-like model input (chest-ct
   it('places the body at the cohort position, at 0.78 mm per pixel, with the fat mask area preserved', () => {
     const n = volume.rows * volume.columns;
     const slice = { hu: volume.hu.subarray(k * n, (k + 1) * n), rows: volume.rows, columns: volume.columns, pixelSpacingMm: volume.pixelSpacingMm, paddingMask: volume.paddingMask.subarray(k * n, (k + 1) * n) };
-    const { channels, standardised: s } = dicomT11ModelInput(slice, masks);
+    const { channels, standardised: s } = dicomT11ModelInput(slice, masks, { fatMask: 'segmentation' });
     assert.equal(channels.length, CHANNEL_NAMES.length * 500 * 400);
     assert.equal(s.pixelMm, STANDARD_PIXEL_MM);
     assert.deepEqual(s.warnings, []);
@@ -59,6 +60,26 @@ describe('standardise a DICOM T11 slice to the cohort-like model input (chest-ct
     // The fat-mask channel is exactly +-0.5 and matches satMask.
     const off = 3 * 500 * 400;
     for (let i = 0; i < s.satMask.length; i += 97) assert.equal(channels[off + i], s.satMask[i] ? 0.5 : -0.5);
+  });
+
+  it("default fat mask = the training pipeline's mask on the standardised image; agrees with the segmentation's SAT", () => {
+    const n = volume.rows * volume.columns;
+    const slice = { hu: volume.hu.subarray(k * n, (k + 1) * n), rows: volume.rows, columns: volume.columns, pixelSpacingMm: volume.pixelSpacingMm, paddingMask: volume.paddingMask.subarray(k * n, (k + 1) * n) };
+    const { standardised: asTraining } = dicomT11ModelInput(slice, masks);
+    const { standardised: fromSeg } = dicomT11ModelInput(slice, masks, { fatMask: 'segmentation' });
+    assert.equal(asTraining.fatMaskSource, 'as-training');
+    assert.deepEqual(asTraining.satMask, cohortFatMasks(asTraining.grey, 500, 400).satMask);
+    let both = 0;
+    let a = 0;
+    let b = 0;
+    for (let i = 0; i < asTraining.satMask.length; i++) {
+      a += asTraining.satMask[i]!;
+      b += fromSeg.satMask[i]!;
+      both += asTraining.satMask[i]! & fromSeg.satMask[i]!;
+    }
+    const dice = (2 * both) / (a + b);
+    console.log(`    SAT mask as-training ${a} px vs segmentation ${b} px: Dice ${dice.toFixed(3)}`);
+    assert.ok(dice > 0.7, `Dice ${dice}`);
   });
 
   it('shrinks (with a warning) instead of cutting a body that is too large for the frame', () => {

@@ -6,6 +6,7 @@
  */
 import jpeg from 'jpeg-js';
 import { PAPER_HU_WINDOWS, type HuWindows } from '../analysis/types.ts';
+import { segmentTissuesOnSlice } from '../analysis/tissue.ts';
 import { cityBlockDepth, fillHoles, labelComponents, largestComponent } from './binary-morphology.ts';
 
 export const COHORT_T11_WIDTH = 500;
@@ -159,13 +160,44 @@ function invert(mask: Uint8Array): Uint8Array {
   return out;
 }
 
+/**
+ * How the fat-mask channel is made from an 8-bit cohort-window image. ONE function for training tensors
+ * (models/make-tensors.ts) and serving (standardise.ts runs it on the standardised DICOM image), so the
+ * model always sees masks from the same pipeline.
+ *  'segmentation':   the project's tissue segmentation (src/analysis/tissue.ts segmentTissuesOnSlice: ray-cast
+ *                    muscle wall) on cohortGreyToHu(grey), pixels assumed COHORT_PIXEL_MM square;
+ *  'edge-connected': edgeConnectedFatMasks (thresholds + connectivity only; fast, but leaks through gaps
+ *                    in a thin muscle wall into visceral fat, seen on chest-ct-1).
+ */
+export type CohortFatMaskMethod = 'segmentation' | 'edge-connected';
+export const COHORT_FAT_MASK_METHOD: CohortFatMaskMethod = 'segmentation';
+/**
+ * Pixel size assumed for the cohort images (their spacing is not recorded) = the standardised DICOM pixel
+ * size (standardise.ts), so the segmentation's mm-based parameters act the same on both.
+ */
+export const COHORT_PIXEL_MM = 0.78;
+
 /** Which segmentation made the cohort fat masks (recorded in the tensor index and model card). */
-export function cohortFatMaskSource(): string {
-  return `edgeConnectedFatMasks on cohortGreyToHu (window ${COHORT_WINDOW_HU[0]}..${COHORT_WINDOW_HU[1]} HU), paper SAT/VAT windows`;
+export function cohortFatMaskSource(method: CohortFatMaskMethod = COHORT_FAT_MASK_METHOD): string {
+  const calib = `cohortGreyToHu (window ${COHORT_WINDOW_HU[0]}..${COHORT_WINDOW_HU[1]} HU)`;
+  return method === 'segmentation'
+    ? `segmentTissuesOnSlice (src/analysis/tissue.ts) subcutaneousFat on ${calib}, ${COHORT_PIXEL_MM} mm pixels, paper windows`
+    : `edgeConnectedFatMasks on ${calib}, paper SAT/VAT windows`;
+}
+
+/** Subcutaneous (and visceral) fat masks of an 8-bit cohort-window grey image, by the chosen method. */
+export function cohortFatMasks(grey: Float32Array, width: number, height: number, method: CohortFatMaskMethod = COHORT_FAT_MASK_METHOD): { satMask: Uint8Array; vatMask: Uint8Array } {
+  const hu = cohortGreyToHu(grey);
+  if (method === 'edge-connected') {
+    const m = edgeConnectedFatMasks(hu, width, height);
+    return { satMask: m.subcutaneousFat, vatMask: m.visceralFat };
+  }
+  const m = segmentTissuesOnSlice({ hu, rows: height, columns: width, pixelSpacingMm: [COHORT_PIXEL_MM, COHORT_PIXEL_MM] });
+  return { satMask: m.subcutaneousFat, vatMask: m.visceralFat };
 }
 
 /** Grey image and subcutaneous-fat mask of one cohort T11 image, ready for buildModelChannels. */
-export function cohortModelInputs(img: GreyImage): { grey: Float32Array; satMask: Uint8Array; vatMask: Uint8Array } {
-  const masks = edgeConnectedFatMasks(cohortGreyToHu(img.grey), img.width, img.height);
-  return { grey: img.grey, satMask: masks.subcutaneousFat, vatMask: masks.visceralFat };
+export function cohortModelInputs(img: GreyImage, method: CohortFatMaskMethod = COHORT_FAT_MASK_METHOD): { grey: Float32Array; satMask: Uint8Array; vatMask: Uint8Array } {
+  return { grey: img.grey, ...cohortFatMasks(img.grey, img.width, img.height, method) };
 }
+

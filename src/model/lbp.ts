@@ -84,26 +84,30 @@ export function localBinaryPattern(grey: Float32Array | Float64Array, width: num
       colFrac[p * width + c] = sc - minc;
     }
   }
-  const out = new Float32Array(width * height);
-  for (let r = 0; r < height; r++) {
-    for (let c = 0; c < width; c++) {
-      const centre = grey[r * width + c] as number;
-      let code = 0;
-      let weight = 1;
-      for (let p = 0; p < P; p++, weight *= 2) {
-        const top0 = rowMin[p * height + r] as number;
-        const bot0 = rowMax[p * height + r] as number;
-        const dr = rowFrac[p * height + r] as number;
-        const c0 = colMin[p * width + c] as number;
-        const c1 = colMax[p * width + c] as number;
-        const dc = colFrac[p * width + c] as number;
+  // Loop p outermost so each pass streams through memory with row constants hoisted; the arithmetic per
+  // sample is unchanged (same doubles, same order), and codes sum exact powers of two in any order.
+  const codes = new Float64Array(width * height);
+  let weight = 1;
+  for (let p = 0; p < P; p++, weight *= 2) {
+    const cMin = colMin.subarray(p * width, (p + 1) * width);
+    const cMax = colMax.subarray(p * width, (p + 1) * width);
+    const cFrac = colFrac.subarray(p * width, (p + 1) * width);
+    for (let r = 0; r < height; r++) {
+      const top0 = rowMin[p * height + r] as number;
+      const bot0 = rowMax[p * height + r] as number;
+      const dr = rowFrac[p * height + r] as number;
+      const rowBase = r * width;
+      for (let c = 0; c < width; c++) {
+        const c0 = cMin[c] as number;
+        const c1 = cMax[c] as number;
+        const dc = cFrac[c] as number;
         const top = (1 - dc) * (padded[top0 + c0] as number) + dc * (padded[top0 + c1] as number);
         const bottom = (1 - dc) * (padded[bot0 + c0] as number) + dc * (padded[bot0 + c1] as number);
         const sample = (1 - dr) * top + dr * bottom;
-        if (sample - centre >= 0) code += weight;
+        if (sample - (grey[rowBase + c] as number) >= 0) codes[rowBase + c] = (codes[rowBase + c] as number) + weight;
       }
-      out[r * width + c] = code;
     }
   }
+  const out = Float32Array.from(codes);
   return out;
 }

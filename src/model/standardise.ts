@@ -15,15 +15,21 @@
  *   is how the cohort images are displayed.
  * - Window: the cohort's calibrated window COHORT_WINDOW_HU = [-200, +10] HU -> 0..255, rounded to integers
  *   like the cohort's 8-bit images. Outside the source image / padding reads as air (-1000 HU).
- * - Fat mask: the subcutaneous-fat mask from the body-composition segmentation, resampled with the same
- *   mapping (bilinear, >= 0.5).
+ * - Fat mask (option fatMask):
+ *   'as-training' (default): the standardised grey image goes through exactly the cohort pipeline
+ *     (cohort-image.ts cohortFatMasks), i.e. the same code that made the training tensors' fat channel
+ *     (models/make-tensors.ts), so the model sees the mask it was trained with;
+ *   'segmentation': the body-composition segmentation's subcutaneous-fat mask (TissueMasks.subcutaneousFat),
+ *     resampled with the same mapping (bilinear, >= 0.5). Use it only with a model trained on such masks.
  * Pure: no I/O.
  */
 import type { TissueMasks } from '../analysis/types.ts';
 import { buildModelChannels, MODEL_INPUT_HEIGHT, MODEL_INPUT_WIDTH } from './channels.ts';
-import { COHORT_AIR_HU, huToCohortGrey } from './cohort-image.ts';
+import { COHORT_AIR_HU, COHORT_PIXEL_MM, cohortFatMasks, huToCohortGrey } from './cohort-image.ts';
 
-export const STANDARD_PIXEL_MM = 0.78;
+export type FatMaskSource = 'as-training' | 'segmentation';
+
+export const STANDARD_PIXEL_MM = COHORT_PIXEL_MM;
 /** Where the body bounding-box centre lands in the output (pixel-centre coordinates), cohort medians. */
 export const STANDARD_BODY_CENTRE: { column: number; row: number } = { column: 247.5, row: 224 };
 /** Keep at least this many pixels between the body and the frame edge when the body has to be shrunk to fit. */
@@ -45,6 +51,7 @@ export interface StandardisedT11 {
   grey: Float32Array;
   /** 0/1 subcutaneous fat */
   satMask: Uint8Array;
+  fatMaskSource: FatMaskSource;
   /** Output pixel size used (mm). */
   pixelMm: number;
   /** Source (row, column) of output pixel (0, 0) and the source pixels per output pixel along rows/columns. */
@@ -85,8 +92,13 @@ function sampleBilinear(values: ArrayLike<number>, rows: number, columns: number
   return top * (1 - tr) + bottom * tr;
 }
 
-/** Standardise a T11 slice (HU + its tissue masks from the same slice) to the cohort-like 500 x 400 image and fat mask. */
-export function standardiseT11Slice(slice: HuSlice, masks: TissueMasks, pixelMm: number = STANDARD_PIXEL_MM): StandardisedT11 {
+/**
+ * Standardise a T11 slice to the cohort-like 500 x 400 image and fat mask. `masks` are the tissue masks of the
+ * same slice: their body outline places the crop (and their SAT mask is used with fatMask 'segmentation').
+ */
+export function standardiseT11Slice(slice: HuSlice, masks: TissueMasks, options: { pixelMm?: number; fatMask?: FatMaskSource } = {}): StandardisedT11 {
+  const pixelMm = options.pixelMm ?? STANDARD_PIXEL_MM;
+  const fatMaskSource = options.fatMask ?? 'as-training';
   const { rows, columns, hu } = slice;
   if (hu.length !== rows * columns) throw new Error(`slice has ${hu.length} pixels, expected ${rows}x${columns}`);
   if (masks.rows !== rows || masks.columns !== columns) throw new Error(`masks are ${masks.rows}x${masks.columns}, slice is ${rows}x${columns}`);
@@ -129,14 +141,15 @@ export function standardiseT11Slice(slice: HuSlice, masks: TissueMasks, pixelMm:
       const c = originColumn + x * columnStep;
       const v = sampleBilinear(hu, rows, columns, r, c, COHORT_AIR_HU, isPadding);
       grey[y * W + x] = Math.round(huToCohortGrey(v));
-      satMask[y * W + x] = sampleBilinear(masks.subcutaneousFat, rows, columns, r, c, 0) >= 0.5 ? 1 : 0;
+      if (fatMaskSource === 'segmentation') satMask[y * W + x] = sampleBilinear(masks.subcutaneousFat, rows, columns, r, c, 0) >= 0.5 ? 1 : 0;
     }
   }
-  return { width: W, height: H, grey, satMask, pixelMm: p, mapping: { originRow, originColumn, rowStep, columnStep }, warnings };
+  if (fatMaskSource === 'as-training') satMask.set(cohortFatMasks(grey, W, H).satMask);
+  return { width: W, height: H, grey, satMask, fatMaskSource, pixelMm: p, mapping: { originRow, originColumn, rowStep, columnStep }, warnings };
 }
 
 /** The 4-channel model input for a DICOM T11 slice, plus the standardised grey image (for the heatmap overlay). */
-export function dicomT11ModelInput(slice: HuSlice, masks: TissueMasks, pixelMm: number = STANDARD_PIXEL_MM): { channels: Float32Array; standardised: StandardisedT11 } {
-  const standardised = standardiseT11Slice(slice, masks, pixelMm);
+export function dicomT11ModelInput(slice: HuSlice, masks: TissueMasks, options: { pixelMm?: number; fatMask?: FatMaskSource } = {}): { channels: Float32Array; standardised: StandardisedT11 } {
+  const standardised = standardiseT11Slice(slice, masks, options);
   return { channels: buildModelChannels(standardised.grey, standardised.satMask), standardised };
 }
