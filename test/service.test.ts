@@ -81,7 +81,8 @@ describe('service (in-process, chest-ct-1 through the ingest sink)', function ()
     console.log(`      job ${job.outcome}; stages: ${job.stages.map((s) => `${s.stage} ${s.ms} ms`).join(', ')}`);
     for (const s of ['load', 'analyze', 'report', 'write', 'enqueue']) assert.ok(job.stages.some((x) => x.stage === s && x.ok), `stage ${s} recorded`);
 
-    const sr = await api(`/api/jobs/${job.id}/sr`);
+    assert.equal((await api(`/api/jobs/${job.id}/sr`)).status, 401, 'the SR holds patient identifiers: token required');
+    const sr = await api(`/api/jobs/${job.id}/sr`, { headers: auth() });
     assert.equal(sr.status, 200);
     assert.equal(sr.headers.get('content-type'), 'application/dicom');
     const srBytes = new Uint8Array(await sr.arrayBuffer());

@@ -98,7 +98,8 @@ export function createHttpApp(deps: HttpDeps): express.Express {
     if (job !== null) res.json(jobView(job, store.deliveriesForJob(job.id)));
   });
 
-  app.get('/api/jobs/:id/sr', (req, res) => {
+  // The SR carries the patient's name and ID (copied from the source study): token required, like writes.
+  app.get('/api/jobs/:id/sr', auth, (req, res) => {
     const job = findJob(req, res);
     if (job === null) return;
     const sr = job.outputs.find((o) => o.kind === 'sr');
