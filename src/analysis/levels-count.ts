@@ -113,10 +113,13 @@ export function countLevels(input: CountInput): CountResult {
   const last = pairs[m - 1]!;
   const lastInterval = predictedInterval(m - 1, 12);
   const below = intervals[lastInterval + 1];
+  // L1 must be wholly in view to say it carries no rib: a 12th rib can cross beside the lower
+  // half of T12 and the top of L1, so a cut vertebra below the last rib proves nothing.
   if (lastInterval >= 0 && lastInterval < intervals.length && below && !below.partial) {
     bottomUp = pairs.map((_, i) => 12 - (m - 1 - i));
-    const above = m >= 2 ? pairReach(pairs[m - 2]!) : Infinity;
-    lastRibFloating = pairReach(last) <= 0.8 * above;
+    // Floating = clearly shorter than the rib above; with no rib above in view it is unproven.
+    const above = m >= 2 ? pairReach(pairs[m - 2]!) : 0;
+    lastRibFloating = m >= 2 && pairReach(last) <= 0.8 * above;
     evidence.push(
       `bottom-up: lowest rib pair at z ${fmt(zAt(last.slice))} (reaches ${Math.round(pairReach(last))} mm` +
         `${lastRibFloating ? ', short floating rib' : ', not shorter than the rib above'}${last.right && last.left ? '' : ', one side only'})` +
@@ -127,12 +130,21 @@ export function countLevels(input: CountInput): CountResult {
   }
 
   // ---- consistency: consecutive rib pairs on consecutive vertebrae, regular spacing.
-  const consistencyOf = (numbers: number[]): { ok: boolean; note: string } => {
-    const iv = numbers.map((n, i) => predictedInterval(i, n));
+  // Checked over the pairs the answer depends on (all of them counting from T1, the lowest four
+  // counting up from T12); pairs cut by the FOV edge and partial vertebrae are left out because
+  // their position is not measurable.
+  const atEdge = (p: RibPair): boolean => !!(p.right?.atEdge || p.left?.atEdge);
+  const consistencyOf = (numbers: number[], from: number): { ok: boolean; note: string } => {
     let breaks = 0;
-    for (let i = 1; i < iv.length; i++) if (iv[i]! - iv[i - 1]! !== 1) breaks++;
-    for (let i = 1; i < m; i++) {
-      const gap = pairs[i]!.slice - pairs[i - 1]!.slice;
+    for (let i = Math.max(1, from); i < m; i++) {
+      const a = pairs[i - 1]!;
+      const b = pairs[i]!;
+      if (atEdge(a) || atEdge(b)) continue;
+      const ia = predictedInterval(i - 1, numbers[i - 1]!);
+      const ib = predictedInterval(i, numbers[i]!);
+      const partial = intervals[ia]?.partial !== false || intervals[ib]?.partial !== false;
+      if (!partial && ib - ia !== 1) breaks++;
+      const gap = b.slice - a.slice;
       if (gap < 0.55 * pitch || gap > 1.6 * pitch) breaks++;
     }
     return { ok: breaks === 0, note: breaks === 0 ? 'one rib pair per vertebra' : `${breaks} irregularities between rib pairs and disc spaces` };
@@ -144,7 +156,7 @@ export function countLevels(input: CountInput): CountResult {
   if (topDown && bottomUp) {
     if (m === 12) {
       numbers = topDown;
-      const c = consistencyOf(numbers);
+      const c = consistencyOf(numbers, 0);
       confidence = c.ok ? 0.95 : 0.5;
       evidence.push(`top-down and bottom-up counts agree (12 rib pairs); ${c.note}`);
       if (!c.ok) reason = 'vertebral boundaries do not match the rib pairs: level uncertain';
@@ -155,18 +167,16 @@ export function countLevels(input: CountInput): CountResult {
     }
   } else if (bottomUp) {
     numbers = bottomUp;
-    const c = consistencyOf(numbers);
+    const c = consistencyOf(numbers, m - 4);
     const bilateral = !!(last.right && last.left);
     confidence = c.ok && lastRibFloating && bilateral ? 0.75 : 0.45;
     evidence.push(`bottom-up count only (top of the thorax not counted); ${c.note}`);
-    if (confidence < 0.6) {
-      reason = lastRibFloating
-        ? 'lowest rib pair not clearly identified on both sides: T12 not confirmed'
-        : 'lowest rib pair is not clearly a floating 12th rib: a missed short rib cannot be excluded';
-    }
+    if (!c.ok) reason = 'rib pairs and disc spaces do not match near T12: count uncertain';
+    else if (!lastRibFloating) reason = 'lowest rib pair is not clearly a floating 12th rib: a missed short rib cannot be excluded';
+    else if (!bilateral) reason = 'lowest rib found on one side only: T12 not confirmed';
   } else if (topDown) {
     numbers = topDown;
-    const c = consistencyOf(numbers);
+    const c = consistencyOf(numbers, 0);
     confidence = c.ok ? 0.75 : 0.4;
     evidence.push(`top-down count only (T12/L1 not confirmed); ${c.note}`);
     if (!c.ok) reason = 'rib pairs and disc spaces do not match: count from T1 uncertain';

@@ -35,8 +35,17 @@ export interface RibPair {
 const BONE_HU = 200;
 const EXCLUDE_LATERAL_MM = 30;
 const BAND_MAX_MM = 42;
-/** A component that reaches this far from the body centre is a rib, not a transverse process. */
+/**
+ * A component that reaches this far from the body centre is a rib, not a transverse process
+ * (thoracolumbar transverse processes end 35-50 mm from the midline).
+ */
 const RIB_REACH_MM = 55;
+/**
+ * A short floating 12th rib may end before RIB_REACH_MM, but it falls steeply over 15+ mm of
+ * head-foot extent, whereas a transverse process is a horizontal plate about 10 mm tall.
+ */
+const SHORT_RIB_REACH_MM = 45;
+const SHORT_RIB_HEIGHT_MM = 15;
 /** A rib crosses the band over at most this height (10-15 mm, up to ~30 mm for steep lower ribs); taller runs are two ribs touching. */
 const MAX_CROSSING_MM = 32;
 
@@ -79,12 +88,15 @@ export function findRibs(grid: WorkGrid, track: SpineTrack, debugSink?: { label?
   // 2. 3-D components (6-connected) and how far each reaches laterally.
   const label = new Int32Array(plane * slices);
   const reach: number[] = [0];
+  const isRib: boolean[] = [false];
   const stack: number[] = [];
   let next = 0;
   for (let p0 = 0; p0 < region.length; p0++) {
     if (!region[p0] || label[p0]) continue;
     next++;
     let maxLat = 0;
+    let kMin = slices;
+    let kMax = -1;
     label[p0] = next;
     stack.push(p0);
     while (stack.length) {
@@ -92,6 +104,8 @@ export function findRibs(grid: WorkGrid, track: SpineTrack, debugSink?: { label?
       const lat = Math.abs(lateralOf[p]!);
       if (lat > maxLat) maxLat = lat;
       const k = (p / plane) | 0;
+      if (k < kMin) kMin = k;
+      if (k > kMax) kMax = k;
       const rem = p - k * plane;
       const r = (rem / cols) | 0;
       const c = rem - r * cols;
@@ -103,6 +117,8 @@ export function findRibs(grid: WorkGrid, track: SpineTrack, debugSink?: { label?
       if (k < slices - 1) push(p + plane);
     }
     reach.push(maxLat);
+    const heightMm = (kMax - kMin + 1) * grid.sliceMm;
+    isRib.push(maxLat >= RIB_REACH_MM || (maxLat >= SHORT_RIB_REACH_MM && heightMm >= SHORT_RIB_HEIGHT_MM));
   }
   function push(q: number): void {
     if (region[q] && !label[q]) {
@@ -136,7 +152,7 @@ export function findRibs(grid: WorkGrid, track: SpineTrack, debugSink?: { label?
           const lat = lateralOf[p]! * sideSign;
           if (lat < EXCLUDE_LATERAL_MM || lat > BAND_MAX_MM) continue;
           const rch = reach[l]!;
-          if (rch < RIB_REACH_MM) continue;
+          if (!isRib[l]) continue;
           occupancy[k]! += 1;
           const counts = countsBySlice[k]!;
           counts.set(l, (counts.get(l) ?? 0) + 1);

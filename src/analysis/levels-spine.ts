@@ -22,7 +22,7 @@ export interface SpineTrack {
 
 const BONE_HU = 200;
 /** Mean HU over a slab above which a voxel is counted as vertebral body (trabecular bone + discs averaged). */
-const SLAB_BODY_HU = 90;
+const SLAB_BODY_HU = 75;
 const ANCHOR_STEP_MM = 6;
 const SLAB_HALF_MM = 15;
 
@@ -41,6 +41,7 @@ export function trackSpine(grid: WorkGrid): SpineTrack {
   const slab = new SlabWindow(grid);
   for (let k = Math.min(Math.floor(step / 2), slices - 1); k < slices; k += step) anchors.push(findAnchor(grid, k, slab));
   rejectOutliers(anchors, grid);
+  smoothAnchors(anchors);
 
   const bodyRow = new Float64Array(slices).fill(NaN);
   const bodyCol = new Float64Array(slices).fill(NaN);
@@ -172,12 +173,53 @@ function findAnchor(grid: WorkGrid, k: number, slab: SlabWindow): Anchor {
   }
   // A vertebral body is at least ~8 mm deep (radius) even in a child; less is a rib or lamina.
   if (bestD < 6) return none;
-  return { slice: k, found: true, row: bodyRow, col: bodyCol, radiusMm: bestD };
+  // The single deepest pixel wanders inside a round body from slab to slab; the centroid of the
+  // deep core (distance >= 70 % of the maximum, connected to it) is stable.
+  const core = coreCentroid(dist, wr, wc, bodyRow - r0, bodyCol - c0, 0.7 * bestD);
+  // The disc profile is read at the anteroposterior middle of the body (between the anterior
+  // cortex and the canal), as a reader would on a mid-sagittal view; tilted endplates make the
+  // disc's height depend on where along AP it is read.
+  const apMid = apMidpoint(mask, wr, wc, Math.round(core.row), Math.round(core.col), Math.round(45 / grid.pixelMm[0]));
+  return { slice: k, found: true, row: apMid + r0, col: core.col + c0, radiusMm: bestD };
+}
+
+/** Midpoint of the run of mask pixels through (row, col) along the column, capped at maxLen. */
+function apMidpoint(mask: Uint8Array, rows: number, cols: number, row: number, col: number, maxLen: number): number {
+  if (!mask[row * cols + col]) return row;
+  let a = row;
+  let b = row;
+  while (a > 0 && mask[(a - 1) * cols + col] && row - a < maxLen) a--;
+  while (b < rows - 1 && mask[(b + 1) * cols + col] && b - row < maxLen) b++;
+  return (a + b) / 2;
+}
+
+function coreCentroid(dist: Float32Array, rows: number, cols: number, r0: number, c0: number, minD: number): { row: number; col: number } {
+  const seen = new Uint8Array(rows * cols);
+  const stack = [r0 * cols + c0];
+  seen[r0 * cols + c0] = 1;
+  let sr = 0;
+  let sc = 0;
+  let n = 0;
+  while (stack.length) {
+    const p = stack.pop()!;
+    const r = (p / cols) | 0;
+    const c = p - r * cols;
+    sr += r;
+    sc += c;
+    n++;
+    for (const q of [c > 0 ? p - 1 : -1, c < cols - 1 ? p + 1 : -1, r > 0 ? p - cols : -1, r < rows - 1 ? p + cols : -1]) {
+      if (q >= 0 && !seen[q] && dist[q]! >= minD) {
+        seen[q] = 1;
+        stack.push(q);
+      }
+    }
+  }
+  return { row: sr / n, col: sc / n };
 }
 
 /** Drop anchors that jump away from their neighbours (a single bad slab must not bend the track). */
 function rejectOutliers(anchors: Anchor[], grid: WorkGrid): void {
-  const limitMm = 15;
+  const limitMm = 10;
   for (let i = 0; i < anchors.length; i++) {
     const a = anchors[i]!;
     if (!a.found) continue;
@@ -188,6 +230,17 @@ function rejectOutliers(anchors: Anchor[], grid: WorkGrid): void {
     const dRow = (a.row - medRow) * grid.pixelMm[0];
     const dCol = (a.col - medCol) * grid.pixelMm[1];
     if (Math.hypot(dRow, dCol) > limitMm) a.found = false;
+  }
+}
+
+/** 1-2-1 smoothing of the found anchors' positions (removes slab-to-slab jitter, keeps curvature). */
+function smoothAnchors(anchors: Anchor[]): void {
+  const found = anchors.filter((a) => a.found);
+  const rows = found.map((a) => a.row);
+  const cols = found.map((a) => a.col);
+  for (let i = 1; i < found.length - 1; i++) {
+    found[i]!.row = (rows[i - 1]! + 2 * rows[i]! + rows[i + 1]!) / 4;
+    found[i]!.col = (cols[i - 1]! + 2 * cols[i]! + cols[i + 1]!) / 4;
   }
 }
 
@@ -309,9 +362,12 @@ export function findDiscs(profile: Float64Array, sliceMm: number): DiscFinding {
   for (let k = 0; k < n; k++) if (!Number.isFinite(profile[k]!)) feature[k] = 0;
 
   // Non-maximum suppression: discs are at least ~13 mm apart even in the upper thoracic spine.
+  // Peaks within 4 mm of the first/last slice are the profile's edge, not a disc.
   const minSep = 13 / sliceMm;
+  const edge = 4 / sliceMm;
   const candidates: number[] = [];
   for (let k = 1; k < n - 1; k++) {
+    if (k < edge || k > n - 1 - edge) continue;
     if (feature[k]! > 0 && feature[k]! >= feature[k - 1]! && feature[k]! > feature[k + 1]!) candidates.push(k);
   }
   candidates.sort((a, b) => feature[b]! - feature[a]!);
@@ -319,8 +375,55 @@ export function findDiscs(profile: Float64Array, sliceMm: number): DiscFinding {
   for (const k of candidates) if (kept.every((j) => Math.abs(j - k) >= minSep)) kept.push(k);
   // Weak bumps inside a body are texture: keep peaks of at least a third of the typical disc.
   const typical = kept.length ? median(kept.slice(0, Math.max(3, Math.ceil(kept.length / 2))).map((k) => feature[k]!)) : 0;
-  const discs = kept.filter((k) => feature[k]! >= typical / 3).sort((a, b) => a - b);
-  return { discSlices: discs.map((k) => refinePeak(feature, k)), strength: discs.map((k) => feature[k]!), feature };
+  const discs = removeShortIntervals(
+    kept.filter((k) => feature[k]! >= typical / 3).sort((a, b) => a - b),
+    feature,
+  );
+  // Position: centroid of the raw change within +-6 mm of the peak. The smoothed peak leans towards
+  // the sharper of the two endplates; the centroid sits between them, at the disc.
+  const half = Math.max(1, Math.round(6 / sliceMm));
+  const centred = discs.map((k) => {
+    let sw = 0;
+    let s = 0;
+    for (let j = Math.max(0, k - half); j <= Math.min(n - 1, k + half); j++) {
+      sw += grad[j]!;
+      s += grad[j]! * j;
+    }
+    return sw > 0 ? s / sw : refinePeak(feature, k);
+  });
+  return { discSlices: centred, strength: discs.map((k) => feature[k]!), feature };
+}
+
+/**
+ * Vertebral heights change slowly along the spine: a body much shorter than its neighbours is a
+ * spurious disc inside a body (Schmorl node, vacuum cleft, endplate fracture). Drop the weaker of
+ * its two discs until no such interval is left.
+ */
+function removeShortIntervals(discs: number[], feature: Float64Array): number[] {
+  const d = discs.slice();
+  // Also short in absolute terms (vs the series' median height), so one missed disc (a long
+  // interval) cannot make its normal neighbours look short and start a cascade.
+  const lengths = d.slice(1).map((v, i) => v - d[i]!);
+  const typical = lengths.length ? median(lengths) : Infinity;
+  for (;;) {
+    let worst = -1;
+    let worstRatio = 0.65;
+    for (let i = 1; i < d.length; i++) {
+      const len = d[i]! - d[i - 1]!;
+      const neigh: number[] = [];
+      if (i >= 2) neigh.push(d[i - 1]! - d[i - 2]!);
+      if (i + 1 < d.length) neigh.push(d[i + 1]! - d[i]!);
+      if (neigh.length === 0) continue;
+      const ratio = len / (neigh.reduce((a, b) => a + b, 0) / neigh.length);
+      if (ratio < worstRatio && len < 0.75 * typical) {
+        worstRatio = ratio;
+        worst = i;
+      }
+    }
+    if (worst < 0) return d;
+    const drop = feature[d[worst - 1]!]! < feature[d[worst]!]! ? worst - 1 : worst;
+    d.splice(drop, 1);
+  }
 }
 
 function refinePeak(f: Float64Array, k: number): number {
