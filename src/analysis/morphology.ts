@@ -28,17 +28,20 @@ export function squaredDistanceTo(isSource: Uint8Array, g: Grid): Float64Array {
   const z = new Float64Array(n + 1);
   const pass = (len: number, step2: number) => {
     // 1-D lower envelope of parabolas; positions scaled by the spacing (step2 = spacing²).
+    // Hot loop (runs rows + columns times per transform): no closures, no allocation.
     let k = 0;
     v[0] = 0;
     z[0] = -Infinity;
     z[1] = Infinity;
     for (let q = 1; q < len; q++) {
-      const intersect = (p: number) => (f[q]! + step2 * q * q - (f[p]! + step2 * p * p)) / (2 * step2 * (q - p));
-      let s = intersect(v[k]!);
+      const fq = f[q]! + step2 * q * q;
+      let p = v[k]!;
+      let s = (fq - (f[p]! + step2 * p * p)) / (2 * step2 * (q - p));
       // z[0] = -Infinity, so this stops at k = 0 at the latest.
       while (s <= z[k]!) {
         k--;
-        s = intersect(v[k]!);
+        p = v[k]!;
+        s = (fq - (f[p]! + step2 * p * p)) / (2 * step2 * (q - p));
       }
       k++;
       v[k] = q;
