@@ -351,12 +351,16 @@ export interface DiscFinding {
 export function findDiscs(profile: Float64Array, sliceMm: number): DiscFinding {
   const n = profile.length;
   const filled = fillGaps(profile);
+  // Head-foot change per mm over a span of at most ~3 mm: a central difference on thin slices,
+  // the mean of the two one-sided differences on thicker ones (a central difference over two
+  // thick slices would step over a one-slice disc or vacuum cleft).
   const grad = new Float64Array(n);
+  const thin = sliceMm <= 1.6;
   for (let k = 0; k < n; k++) {
-    const a = filled[Math.max(0, k - 1)]!;
-    const b = filled[Math.min(n - 1, k + 1)]!;
-    const span = (Math.min(n - 1, k + 1) - Math.max(0, k - 1)) * sliceMm;
-    grad[k] = span > 0 ? Math.abs(b - a) / span : 0;
+    const prev = filled[Math.max(0, k - 1)]!;
+    const next = filled[Math.min(n - 1, k + 1)]!;
+    const here = filled[k]!;
+    grad[k] = thin ? Math.abs(next - prev) / (2 * sliceMm) : (Math.abs(here - prev) + Math.abs(next - here)) / (2 * sliceMm);
   }
   const feature = gaussianSmooth(grad, 2.5 / sliceMm);
   for (let k = 0; k < n; k++) if (!Number.isFinite(profile[k]!)) feature[k] = 0;
