@@ -45,6 +45,43 @@ function cropVolume(v: CtVolume, keep: (z: number) => boolean): CtVolume {
   };
 }
 
+/** Thicker reconstruction of the same scan: average `n` adjacent slices (as a 2.5/5 mm series would be). */
+function thickSlices(v: CtVolume, n: number): CtVolume {
+  const plane = v.rows * v.columns;
+  const m = Math.floor(v.slices / n);
+  const hu = new Int16Array(plane * m);
+  for (let j = 0; j < m; j++) {
+    for (let p = 0; p < plane; p++) {
+      let s = 0;
+      for (let i = 0; i < n; i++) s += v.hu[(j * n + i) * plane + p]!;
+      hu[j * plane + p] = Math.round(s / n);
+    }
+  }
+  const idx = Array.from({ length: m }, (_, j) => j * n);
+  const z = idx.map((k) => v.sliceZMm.slice(k, k + n).reduce((a, b) => a + b, 0) / n);
+  return {
+    ...v,
+    slices: m,
+    hu,
+    paddingMask: new Uint8Array(plane * m),
+    sliceZMm: z,
+    sliceSpacingMm: v.sliceSpacingMm * n,
+    sopInstanceUIDs: idx.map((k) => v.sopInstanceUIDs[k]!),
+    imagePositionPatient: idx.map((k, j) => [v.imagePositionPatient[k]![0], v.imagePositionPatient[k]![1], z[j]!]),
+  };
+}
+
+/** A level named with a full body in view must have its mid-slice inside the reference body. */
+function wrongLevels(f: LevelFinding): string[] {
+  const wrong: string[] = [];
+  for (const [name, l] of Object.entries(f.levels)) {
+    const ref = CHEST_REF[name];
+    if (!l || l.partial || !Array.isArray(ref)) continue;
+    if (l.zMm < ref[0] || l.zMm > ref[1]) wrong.push(`${name} at ${l.zMm}`);
+  }
+  return wrong;
+}
+
 function printFinding(title: string, f: LevelFinding, ms?: number): void {
   console.log(`    [${title}] t11Assessable=${f.t11Assessable} reason=${f.reason ?? '-'}${ms !== undefined ? ` (${ms.toFixed(0)} ms)` : ''}`);
   for (const l of Object.values(f.levels)) {
@@ -180,6 +217,41 @@ describe('vertebral level finder', function () {
       const [lo, hi] = CHEST_REF[name]!;
       assert.ok(l.zMm >= lo && l.zMm <= hi, `${name} mid z ${l.zMm} not in ${lo}..${hi}`);
     }
+  });
+
+  it('chest-ct-1 as 2.5, 3.75 and 5 mm reconstructions: T11 inside the body or not assessable', function () {
+    for (const n of [2, 3, 4]) {
+      const v = thickSlices(chest, n);
+      const { f, ms } = timed(v);
+      const t11 = f.levels.T11;
+      console.log(
+        `      ${(1.25 * n).toFixed(2)} mm: ${f.t11Assessable ? `T11 mid z ${t11!.zMm.toFixed(2)}, confidence ${t11!.confidence}` : `not assessable: ${f.reason}`} (${ms.toFixed(0)} ms)`,
+      );
+      if (f.t11Assessable) assert.ok(t11!.zMm >= -275 && t11!.zMm <= -262, `T11 mid z ${t11!.zMm} at ${1.25 * n} mm`);
+      if (f.t11Assessable) assert.deepEqual(wrongLevels(f), []);
+    }
+  });
+
+  it('chest-ct-1 cropped to 12 other fields of view: never a wrong T11 (printed: how often T11 is given)', function () {
+    let given = 0;
+    let total = 0;
+    for (const top of [-31, -60, -150, -230]) {
+      for (const bottom of [-350, -318, -290]) {
+        const v = cropVolume(chest, (z) => z <= top && z >= bottom);
+        const f = findVertebralLevels(v);
+        total++;
+        const t11 = f.levels.T11;
+        if (f.t11Assessable) given++;
+        console.log(
+          `      z ${top} .. ${bottom}: ${f.t11Assessable ? `T11 mid z ${t11!.zMm.toFixed(2)} (confidence ${t11!.confidence})` : `not assessable: ${f.reason}`}`,
+        );
+        if (f.t11Assessable) {
+          assert.ok(t11!.zMm >= -275 && t11!.zMm <= -262, `T11 mid z ${t11!.zMm} for crop ${top}..${bottom}`);
+          assert.deepEqual(wrongLevels(f), [], `crop ${top}..${bottom}`);
+        }
+      }
+    }
+    console.log(`      T11 given on ${given}/${total} fields of view, wrong on 0`);
   });
 
   it('totalseg-abdomen (L2 to T12, T11 body above the field of view): never T11 on another vertebra', async function () {

@@ -97,7 +97,11 @@ export function countLevels(input: CountInput): CountResult {
   let topDown: number[] | null = null;
   const first = pairs[0]!;
   const nextReach = pairs.slice(1, 3).map(pairReach);
-  if (m >= 3 && nextReach.length === 2 && pairReach(first) <= 0.8 * Math.min(...nextReach)) {
+  // Rib 1 is much shorter than ribs 2-3; ribs 2 and 3 are similar. A short pair above another
+  // short pair is a cervical rib above rib 1 (or two cut ribs): not counted from.
+  const firstIsShort = m >= 3 && nextReach.length === 2 && pairReach(first) <= 0.8 * Math.min(...nextReach);
+  const secondIsNormal = nextReach.length === 2 && nextReach[0]! >= 0.75 * nextReach[1]!;
+  if (firstIsShort && secondIsNormal) {
     topDown = pairs.map((_, i) => i + 1);
     evidence.push(
       `top-down: uppermost rib pair at z ${fmt(zAt(first.slice))} is short (reaches ${Math.round(pairReach(first))} mm vs ` +
@@ -122,7 +126,8 @@ export function countLevels(input: CountInput): CountResult {
     lastRibFloating = m >= 2 && pairReach(last) <= 0.8 * above;
     evidence.push(
       `bottom-up: lowest rib pair at z ${fmt(zAt(last.slice))} (reaches ${Math.round(pairReach(last))} mm` +
-        `${lastRibFloating ? ', short floating rib' : ', not shorter than the rib above'}${last.right && last.left ? '' : ', one side only'})` +
+        `${lastRibFloating ? ', short floating rib' : m >= 2 ? ', not shorter than the rib above' : ', no rib above in view to compare'}` +
+        `${last.right && last.left ? '' : ', one side only'})` +
         ` read as rib 12; the vertebra below (z ${fmt(zAt(below.upper))} to ${fmt(zAt(below.lower))}) carries no rib: L1`,
     );
   } else {
