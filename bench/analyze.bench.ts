@@ -69,14 +69,21 @@ async function decodeOnly(files: string[]): Promise<void> {
   }
 }
 
-async function child(dir: string): Promise<void> {
+async function child(dir: string, volumeOnly: boolean): Promise<void> {
+  if (volumeOnly) {
+    const [volume, ms] = await timed(() => buildCtVolume(lazyInputs(listFiles(dir))));
+    const maxRssMb = process.resourceUsage().maxRSS / 1024;
+    process.stdout.write(JSON.stringify({ maxRssMb, ms, slices: volume.slices, assessable: false }) + '\n');
+    return;
+  }
   const [out, ms] = await timed(() => analyzeSeries(lazyInputs(listFiles(dir))));
   const maxRssMb = process.resourceUsage().maxRSS / 1024;
   process.stdout.write(JSON.stringify({ maxRssMb, ms, slices: out.volume.slices, assessable: out.result.assessable }) + '\n');
 }
 
-function runChild(dir: string): { maxRssMb: number; ms: number; slices: number; assessable: boolean } {
-  const r = spawnSync(process.execPath, ['--import', 'tsx', fileURLToPath(import.meta.url), '--child', dir], {
+function runChild(dir: string, volumeOnly = false): { maxRssMb: number; ms: number; slices: number; assessable: boolean } {
+  const args = ['--import', 'tsx', fileURLToPath(import.meta.url), '--child', dir, ...(volumeOnly ? ['--volume-only'] : [])];
+  const r = spawnSync(process.execPath, args, {
     encoding: 'utf8',
     cwd: path.resolve(HERE, '..'),
     maxBuffer: 1 << 20,
@@ -111,7 +118,7 @@ function buildBigSeries(dir: string, slices: number): void {
 
 async function main(): Promise<void> {
   const childIdx = process.argv.indexOf('--child');
-  if (childIdx >= 0) return child(process.argv[childIdx + 1]!);
+  if (childIdx >= 0) return child(process.argv[childIdx + 1]!, process.argv.includes('--volume-only'));
   dcmjs.log?.setLevel?.('error');
 
   console.log(`bench:analyze  runs=${RUNS} (medians), node ${process.version}, ${os.cpus().length} CPU(s), load ${os.loadavg()[0]!.toFixed(2)}`);
@@ -154,6 +161,11 @@ async function main(): Promise<void> {
   try {
     const [, tb] = await timed(() => buildBigSeries(dir, BIG_SLICES));
     console.log(`built ${BIG_SLICES}-slice series (chest-ct-1 repeated, JPEG lossless) in ${(tb / 1000).toFixed(1)} s`);
+    const bigVolume = runChild(dir, true);
+    console.log(
+      `${BIG_SLICES}-slice 512x512: volume build only ${(bigVolume.ms / 1000).toFixed(1)} s, peak RSS ${bigVolume.maxRssMb.toFixed(0)} MB ` +
+        `(hu Int16 + paddingMask = ${((BIG_SLICES * 512 * 512 * 3) / 2 ** 20).toFixed(0)} MB of it)`,
+    );
     const big = runChild(dir);
     console.log(
       `${BIG_SLICES}-slice 512x512: whole analysis ${(big.ms / 1000).toFixed(1)} s, peak RSS ${big.maxRssMb.toFixed(0)} MB ` +
