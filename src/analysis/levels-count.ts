@@ -209,8 +209,8 @@ export function countLevels(input: CountInput): CountResult {
       const iv = t11 === undefined ? undefined : intervals[t11];
       if (t11 === undefined) {
         const lowest = numbers[numbers.length - 1]!;
-        reason = lowest < 11 ? `T11 not in view (rib count ends at T${lowest})` : 'T11 not in view (above the field of view)';
-      } else if (!iv) reason = 'T11 not in view';
+        reason = lowest < 11 ? `T11 not in view (rib count ends at T${lowest})` : 'T11 not in view (above the top of the scan)';
+      } else if (!iv) reason = t11 < 0 ? 'T11 not fully in view (at the top edge of the scan)' : 'T11 not fully in view (at the bottom edge of the scan)';
       else if (iv.partial) reason = 'T11 only partly in view';
     }
   }

@@ -56,114 +56,116 @@ export interface RibFinding {
   warnings: string[];
 }
 
-/** Diagnostics hook for development: receives the component labels. */
-export function findRibs(grid: WorkGrid, track: SpineTrack, debugSink?: { label?: Int32Array }): RibFinding {
+export function findRibs(grid: WorkGrid, track: SpineTrack): RibFinding {
   const { rows, columns: cols, slices, hu, bodyMask } = grid;
   const plane = rows * cols;
   const [rowMm, colMm] = grid.pixelMm;
   const sign = grid.posteriorRowSign;
 
-  // 1. Candidate bone: lateral enough, not anterior of the vertebral body centre line.
-  const region = new Uint8Array(plane * slices);
-  const lateralOf = new Float32Array(plane * slices);
+  // 1+2. Candidate bone (lateral enough, not anterior of the vertebral body centre line), labelled
+  // slice by slice and joined across slices with a union-find: 3-D 6-connected components with
+  // memory for two slices only (a 1000-slice series must not cost gigabytes here).
+  const parent: number[] = [0];
+  const find = (x: number): number => {
+    while (parent[x] !== x) {
+      parent[x] = parent[parent[x]!]!;
+      x = parent[x]!;
+    }
+    return x;
+  };
+  const union = (a: number, b: number): void => {
+    const ra = find(a);
+    const rb = find(b);
+    if (ra !== rb) parent[Math.max(ra, rb)] = Math.min(ra, rb);
+  };
+  /** Per 2-D piece: slice, side, pixels inside the medial band, furthest lateral distance. */
+  const pieces: { slice: number; side: Side; band: number; maxLat: number }[] = [{ slice: 0, side: 'right', band: 0, maxLat: 0 }];
+  let prev = new Int32Array(plane);
+  let cur = new Int32Array(plane);
+  const stack = new Int32Array(plane);
+  const candidate = new Uint8Array(plane);
   for (let k = 0; k < slices; k++) {
+    cur.fill(0);
+    candidate.fill(0);
     const br = track.bodyRow[k]!;
     const bc = track.bodyCol[k]!;
-    if (!Number.isFinite(br)) continue;
     const base = k * plane;
-    for (let r = 0; r < rows; r++) {
-      const antMm = (r - br) * sign * rowMm;
-      if (antMm < -10) continue;
-      for (let c = 0; c < cols; c++) {
-        const p = base + r * cols + c;
-        if (hu[p]! <= BONE_HU || !bodyMask[p]) continue;
-        const lat = (c - bc) * colMm;
-        if (Math.abs(lat) < EXCLUDE_LATERAL_MM) continue;
-        region[p] = 1;
-        lateralOf[p] = lat;
+    if (Number.isFinite(br)) {
+      for (let r = 0; r < rows; r++) {
+        if ((r - br) * sign * rowMm < -10) continue;
+        for (let c = 0; c < cols; c++) {
+          const p = r * cols + c;
+          if (hu[base + p]! <= BONE_HU || !bodyMask[base + p]) continue;
+          if (Math.abs((c - bc) * colMm) < EXCLUDE_LATERAL_MM) continue;
+          candidate[p] = 1;
+        }
       }
     }
+    for (let p0 = 0; p0 < plane; p0++) {
+      if (!candidate[p0] || cur[p0]) continue;
+      const id = pieces.length;
+      parent.push(id);
+      const piece = { slice: k, side: ((p0 % cols) - bc < 0 ? 'right' : 'left') as Side, band: 0, maxLat: 0 };
+      pieces.push(piece);
+      let top = 0;
+      stack[top++] = p0;
+      cur[p0] = id;
+      while (top > 0) {
+        const p = stack[--top]!;
+        const r = (p / cols) | 0;
+        const c = p - r * cols;
+        const lat = Math.abs((c - bc) * colMm);
+        if (lat > piece.maxLat) piece.maxLat = lat;
+        if (lat <= BAND_MAX_MM) piece.band++;
+        if (prev[p]) union(id, prev[p]!);
+        if (c > 0 && candidate[p - 1] && !cur[p - 1]) (cur[p - 1] = id), (stack[top++] = p - 1);
+        if (c < cols - 1 && candidate[p + 1] && !cur[p + 1]) (cur[p + 1] = id), (stack[top++] = p + 1);
+        if (r > 0 && candidate[p - cols] && !cur[p - cols]) (cur[p - cols] = id), (stack[top++] = p - cols);
+        if (r < rows - 1 && candidate[p + cols] && !cur[p + cols]) (cur[p + cols] = id), (stack[top++] = p + cols);
+      }
+    }
+    [prev, cur] = [cur, prev];
   }
 
-  // 2. 3-D components (6-connected) and how far each reaches laterally.
-  const label = new Int32Array(plane * slices);
-  const reach: number[] = [0];
-  const isRib: boolean[] = [false];
-  const stack: number[] = [];
-  let next = 0;
-  for (let p0 = 0; p0 < region.length; p0++) {
-    if (!region[p0] || label[p0]) continue;
-    next++;
-    let maxLat = 0;
-    let kMin = slices;
-    let kMax = -1;
-    label[p0] = next;
-    stack.push(p0);
-    while (stack.length) {
-      const p = stack.pop()!;
-      const lat = Math.abs(lateralOf[p]!);
-      if (lat > maxLat) maxLat = lat;
-      const k = (p / plane) | 0;
-      if (k < kMin) kMin = k;
-      if (k > kMax) kMax = k;
-      const rem = p - k * plane;
-      const r = (rem / cols) | 0;
-      const c = rem - r * cols;
-      if (c > 0) push(p - 1);
-      if (c < cols - 1) push(p + 1);
-      if (r > 0) push(p - cols);
-      if (r < rows - 1) push(p + cols);
-      if (k > 0) push(p - plane);
-      if (k < slices - 1) push(p + plane);
-    }
-    reach.push(maxLat);
-    const heightMm = (kMax - kMin + 1) * grid.sliceMm;
-    isRib.push(maxLat >= RIB_REACH_MM || (maxLat >= SHORT_RIB_REACH_MM && heightMm >= SHORT_RIB_HEIGHT_MM));
+  // How far each 3-D component reaches from the body centre, and how tall it is.
+  const reach = new Map<number, number>();
+  const kMin = new Map<number, number>();
+  const kMax = new Map<number, number>();
+  for (let id = 1; id < pieces.length; id++) {
+    const root = find(id);
+    const piece = pieces[id]!;
+    reach.set(root, Math.max(reach.get(root) ?? 0, piece.maxLat));
+    kMin.set(root, Math.min(kMin.get(root) ?? piece.slice, piece.slice));
+    kMax.set(root, Math.max(kMax.get(root) ?? piece.slice, piece.slice));
   }
-  function push(q: number): void {
-    if (region[q] && !label[q]) {
-      label[q] = next;
-      stack.push(q);
-    }
-  }
+  const isRib = (root: number): boolean => {
+    const maxLat = reach.get(root) ?? 0;
+    const heightMm = ((kMax.get(root) ?? 0) - (kMin.get(root) ?? 0) + 1) * grid.sliceMm;
+    return maxLat >= RIB_REACH_MM || (maxLat >= SHORT_RIB_REACH_MM && heightMm >= SHORT_RIB_HEIGHT_MM);
+  };
 
-  // 3. Per side and slice: rib voxels inside the medial band.
+  // 3. Per side and slice: rib pixels inside the medial band, by component.
   const crossings: RibCrossing[] = [];
   const warnings: string[] = [];
   for (const side of ['right', 'left'] as Side[]) {
-    // Patient right is image left (column decreasing) for standard axial orientation; the side
+    // Patient right is image left (column decreasing) in the canonical orientation; the side
     // label is for evidence text only, counting treats both sides the same.
-    const sideSign = side === 'right' ? -1 : 1;
     const occupancy = new Float64Array(slices);
     const countsBySlice: Map<number, number>[] = Array.from({ length: slices }, () => new Map<number, number>());
-    for (let k = 0; k < slices; k++) {
-      const base = k * plane;
-      const bc = track.bodyCol[k]!;
-      if (!Number.isFinite(bc)) continue;
-      const cA = Math.round(bc + (sideSign * EXCLUDE_LATERAL_MM) / colMm);
-      const cB = Math.round(bc + (sideSign * BAND_MAX_MM) / colMm);
-      const lo = Math.max(0, Math.min(cA, cB));
-      const hi = Math.min(cols - 1, Math.max(cA, cB));
-      for (let r = 0; r < rows; r++) {
-        for (let c = lo; c <= hi; c++) {
-          const p = base + r * cols + c;
-          const l = label[p]!;
-          if (!l) continue;
-          const lat = lateralOf[p]! * sideSign;
-          if (lat < EXCLUDE_LATERAL_MM || lat > BAND_MAX_MM) continue;
-          const rch = reach[l]!;
-          if (!isRib[l]) continue;
-          occupancy[k]! += 1;
-          const counts = countsBySlice[k]!;
-          counts.set(l, (counts.get(l) ?? 0) + 1);
-        }
-      }
+    for (let id = 1; id < pieces.length; id++) {
+      const piece = pieces[id]!;
+      if (piece.side !== side || piece.band === 0) continue;
+      const root = find(id);
+      if (!isRib(root)) continue;
+      occupancy[piece.slice]! += piece.band;
+      const counts = countsBySlice[piece.slice]!;
+      counts.set(root, (counts.get(root) ?? 0) + piece.band);
     }
     for (const run of ribRuns(occupancy, countsBySlice, grid.sliceMm)) {
       const tallMm = (run.last - run.first + 1) * grid.sliceMm;
       const parts = tallMm > MAX_CROSSING_MM ? splitRun(occupancy, run, grid.sliceMm) : [run];
       // Reach of the rib itself, not of another rib overlapping it in a few slices.
-      const runReach = reach[run.label]!;
+      const runReach = reach.get(run.label) ?? 0;
       if (parts.length === 1 && tallMm > MAX_CROSSING_MM) {
         warnings.push(`a ${Math.round(tallMm)} mm tall bony structure beside the spine (${side}) could not be separated into ribs`);
       }
@@ -173,7 +175,6 @@ export function findRibs(grid: WorkGrid, track: SpineTrack, debugSink?: { label?
         for (let k = part.first; k <= part.last; k++) {
           sw += occupancy[k]!;
           s += occupancy[k]! * k;
-
         }
         crossings.push({
           side,
@@ -187,7 +188,6 @@ export function findRibs(grid: WorkGrid, track: SpineTrack, debugSink?: { label?
     }
   }
   crossings.sort((a, b) => a.slice - b.slice);
-  if (debugSink) debugSink.label = label;
   return { crossings, pairs: pairCrossings(crossings, grid.sliceMm), warnings };
 }
 
