@@ -50,7 +50,9 @@ describe('e2e: destinations down when the result is ready, delivered when they c
       console.log(`      back up: ${d.channel} ${d.state} after ${d.attempts} attempts (ack ${d.ackCode ?? '-'})`);
       assert.equal(d.state, 'delivered', `${d.channel}: ${d.lastDetail}`);
     }
-    assert.equal(pacs.receivedFiles().length, 1, 'one SR at the PACS');
+    const dicomOutputs = delivered.outputs.filter((o) => o.kind === 'sr' || o.kind === 'heatmap-sc');
+    assert.equal(pacs.receivedFiles().length, dicomOutputs.length, 'each DICOM output (SR, heatmap SC if any) once at the PACS');
+    assert.equal(pacs.receivedFiles().filter((f) => f.startsWith('SR')).length, 1, 'one SR at the PACS');
     assert.equal(ehr.received.length, 1, 'one ORU at the EHR');
   });
 });

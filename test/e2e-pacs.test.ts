@@ -90,6 +90,21 @@ describe('e2e: Orthanc routes a CT to bonemet; SR back in Orthanc, ORU at the EH
     }
   });
 
+  it('the Grad-CAM heatmap SC (when the model made one) is in Orthanc too and passes dciodvfy', async function () {
+    const sc = job.outputs.find((o) => o.kind === 'heatmap-sc');
+    if (sc === undefined) {
+      console.log(`      no heatmap SC (risk: ${job.warnings.filter((w) => /risk|model/i.test(w)).join('; ') || 'no image model'})`);
+      this.skip();
+    }
+    const lookup = await orthanc.postJson<{ ID: string; Type: string }[]>('/tools/lookup', sc!.sopInstanceUID);
+    const instance = lookup.find((l) => l.Type === 'Instance');
+    assert.ok(instance, 'heatmap SC in Orthanc');
+    const file = path.join(tmp, 'sc.dcm');
+    fs.writeFileSync(file, Buffer.from(await (await fetch(`${orthanc.baseUrl}/instances/${instance.ID}/file`, { headers: orthanc.authHeader })).arrayBuffer()));
+    const errors = (await runTool('dciodvfy', [file])).output.split('\n').filter((l) => l.startsWith('Error'));
+    assert.deepEqual(errors, []);
+  });
+
   it('the EHR received exactly one ORU^R01', () => {
     assert.equal(ehr.received.length, 1);
     assert.match(ehr.received[0]!, /^MSH\|\^~\\&\|[^\r]*ORU\^R01/);
