@@ -196,6 +196,38 @@ describe('listener: C-STORE SCP + STOW-RS against real dcmtk peers', function ()
     assert.ok(verdict.ok && verdict.transferSyntaxUID === '1.2.840.10008.1.2.4.90', 'kept JPEG 2000 lossless');
   });
 
+  it('streams a 32 MB instance to disk (many PDUs, socket backpressure) and keeps it bit-exact', async () => {
+    const big = path.join(tmpDir, 'big-ct.dcm');
+    execFileSync('/usr/bin/python3', ['-c', `
+import sys, numpy as np
+from pydicom.dataset import Dataset, FileMetaDataset
+from pydicom.uid import ExplicitVRLittleEndian, generate_uid
+ds = Dataset(); ds.file_meta = FileMetaDataset()
+ds.SOPClassUID = '1.2.840.10008.5.1.4.1.1.2'; ds.SOPInstanceUID = generate_uid()
+ds.file_meta.MediaStorageSOPClassUID = ds.SOPClassUID; ds.file_meta.MediaStorageSOPInstanceUID = ds.SOPInstanceUID
+ds.file_meta.TransferSyntaxUID = ExplicitVRLittleEndian
+ds.StudyInstanceUID = generate_uid(); ds.SeriesInstanceUID = generate_uid(); ds.Modality = 'CT'
+ds.Rows = 4096; ds.Columns = 4096; ds.BitsAllocated = 16; ds.BitsStored = 16; ds.HighBit = 15; ds.PixelRepresentation = 1
+ds.SamplesPerPixel = 1; ds.PhotometricInterpretation = 'MONOCHROME2'; ds.RescaleIntercept = 0; ds.RescaleSlope = 1
+ds.PixelData = (np.arange(4096 * 4096, dtype=np.int64) * 2654435761 % 65536 - 32768).astype(np.int16).tobytes()
+ds.is_little_endian = True; ds.is_implicit_VR = False
+ds.save_as(sys.argv[1], write_like_original=False)
+`, big]);
+    const before = received.length;
+    const rssBefore = process.memoryUsage().rss;
+    const result = await storescu([big], scp());
+    const rssAfter = process.memoryUsage().rss;
+    assert.equal(result.code, 0, result.output.slice(-1500));
+    assert.equal(received.length, before + 1);
+    const original = fs.readFileSync(big);
+    const spooled = fs.readFileSync(received[before]?.path as string);
+    const pixelTag = Buffer.from([0xe0, 0x7f, 0x10, 0x00, 0x4f, 0x57]); // (7FE0,0010) OW
+    const tail = (b: Buffer): Buffer => b.subarray(b.indexOf(pixelTag));
+    assert.equal(tail(spooled).length, 4096 * 4096 * 2 + 12);
+    assert.ok(tail(spooled).equals(tail(original)), 'pixel data differs');
+    console.log(`      32 MB instance: RSS before ${(rssBefore / 1e6).toFixed(0)} MB, after ${(rssAfter / 1e6).toFixed(0)} MB (informational; includes reading the file back to validate it)`);
+  });
+
   it('refuses instances with empty Study/Series UIDs with 0xA900 naming the attribute, and keeps serving', async () => {
     const before = received.length;
     const result = await storescu([bad.noStudyUids], { ...scp(), extraArgs: ['-xv', '-d'] });

@@ -131,13 +131,15 @@ export async function startDimseListener(config: BonemetConfig, sink: IngestSink
         return new Writable({ write: (_chunk, _enc, done) => done() });
       }
       const path = newIncomingPath(config.dataDir);
-      const stream = fs.createWriteStream(path);
-      const receipt: Receipt = { kind: 'file', path, stream, error: null, handedOver: false };
+      const file = fs.createWriteStream(path);
+      const receipt: Receipt = { kind: 'file', path, stream: file, error: null, handedOver: false };
+      const socket = (this as unknown as { socket?: Socket }).socket;
       // Without a listener an ENOSPC/EIO 'error' event would crash the whole service.
-      stream.on('error', (err) => {
+      file.on('error', (err) => {
         receipt.error = err;
+        if (socket?.isPaused()) socket.resume(); // no 'drain' will come: keep reading (the data is refused later)
       });
-      stream.write(
+      file.write(
         buildPart10Header({
           sopClassUID,
           sopInstanceUID: request.getAffectedSopInstanceUid(),
@@ -146,7 +148,30 @@ export async function startDimseListener(config: BonemetConfig, sink: IngestSink
         }),
       );
       this.receipts.set(request, receipt);
-      return stream;
+      // dcmjs-dimse waits for 'drain' only after the first fragment, so a disk slower than the network
+      // would pile the data set up in memory. Pausing the socket while the file is behind pushes back
+      // on the sender through TCP instead. Finishes only once the file is closed; never emits 'error'
+      // (dcmjs-dimse does not listen for it): a write failure is reported through the receipt.
+      // Node emits no 'drain' once a stream is ending, so 'close' must resume the socket too.
+      const resume = (): void => {
+        if (socket?.isPaused()) socket.resume();
+      };
+      file.once('close', resume);
+      return new Writable({
+        highWaterMark: 1024 * 1024,
+        write(chunk: Buffer, _encoding, done) {
+          if (receipt.error === null && !file.write(chunk) && socket && !socket.isPaused()) {
+            socket.pause();
+            file.once('drain', resume);
+          }
+          done();
+        },
+        final(done) {
+          if (file.closed) return done();
+          file.once('close', () => done());
+          file.end();
+        },
+      });
     }
 
     override createDatasetFromStoreWritableStream(
@@ -156,20 +181,7 @@ export async function startDimseListener(config: BonemetConfig, sink: IngestSink
     ): void {
       // The data set stays on disk; the C-STORE handler finds it through the request's receipt.
       const done = (): void => callback(new Dataset({}, context.getAcceptedTransferSyntaxUid()));
-      if (writable instanceof fs.WriteStream) {
-        if (writable.closed) done();
-        else {
-          let called = false;
-          const once = (): void => {
-            if (!called) {
-              called = true;
-              done();
-            }
-          };
-          writable.once('close', once);
-          writable.once('error', once);
-        }
-      } else if (writable.writableFinished) done();
+      if (writable.writableFinished) done();
       else writable.once('finish', done);
     }
 

@@ -86,6 +86,9 @@ export async function startStorescp(
     aet,
     dir: outDir,
     receivedFiles: () => fs.readdirSync(outDir).filter((f) => !f.startsWith('.')),
-    stop: () => proc.stop(),
+    stop: async () => {
+      await proc.stop();
+      fs.rmSync(logPath, { force: true });
+    },
   };
 }
