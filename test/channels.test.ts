@@ -11,6 +11,7 @@ import { mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'n
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { decodeJpegToGrey } from '../src/model/cohort-image.ts';
+import { buildModelChannels, HOG_CHANNEL_DIVISOR, LBP_CHANNEL_DIVISOR } from '../src/model/channels.ts';
 import { hogVisualisation } from '../src/model/hog.ts';
 import { localBinaryPattern } from '../src/model/lbp.ts';
 
@@ -87,6 +88,33 @@ describe('HOG and LBP channels vs scikit-image (real T11 images)', function () {
       assert.ok(maxRef > 1, `${f}: skimage HOG image is unexpectedly flat`);
       assert.ok(maxAbs <= 1e-5 * maxRef, `${f}: HOG differs by ${maxAbs} (max ${maxRef})`);
     });
+  });
+
+  it('buildModelChannels stacks [CT/255, HOG/100, LBP/2^24, fat +-0.5] channel-major, matching skimage', () => {
+    const n = width * height;
+    const sat = new Uint8Array(n);
+    for (let i = 0; i < n; i += 3) sat[i] = 1;
+    const ch = buildModelChannels(ours[0]!.grey, sat);
+    assert.equal(ch.length, 4 * n);
+    const refHog = readF64(join(work, 'hog0.f64'));
+    const refLbp = readF64(join(work, 'lbp0.f64'));
+    let worstHog = 0;
+    for (let i = 0; i < n; i++) {
+      assert.equal(ch[i], Math.fround((ours[0]!.grey[i] as number) / 255));
+      worstHog = Math.max(worstHog, Math.abs((ch[n + i] as number) * HOG_CHANNEL_DIVISOR - (refHog[i] as number)));
+      assert.equal(Math.round((ch[2 * n + i] as number) * LBP_CHANNEL_DIVISOR), refLbp[i]);
+      assert.equal(ch[3 * n + i], sat[i] ? 0.5 : -0.5);
+    }
+    assert.ok(worstHog < 1e-4, `HOG channel off by ${worstHog}`);
+  });
+
+  it('buildModelChannels rejects wrong sizes and out-of-range grey', () => {
+    const n = 500 * 400;
+    assert.throws(() => buildModelChannels(new Float32Array(10), new Uint8Array(n)), /grey image has 10 pixels/);
+    assert.throws(() => buildModelChannels(new Float32Array(n), new Uint8Array(5)), /fat mask has 5 pixels/);
+    const bad = new Float32Array(n);
+    bad[7] = 300;
+    assert.throws(() => buildModelChannels(bad, new Uint8Array(n)), /grey value 300 at pixel 7/);
   });
 
   it('jpeg-js + luma is close to Pillow convert("L") (reported; decoders differ in IDCT/upsampling)', () => {

@@ -53,12 +53,12 @@ export function decodeJpegToGrey(bytes: Uint8Array): GreyImage {
 /**
  * Grey <-> HU calibration of the cohort's T11 images (the window they were made with is not published).
  *
- * Derivation (train split, 185 images; reproduced by test/cohort-calibration.test.ts):
- *  1. The -50 HU end of the visceral-fat window: a grid search of the grey interval used as "visceral fat"
- *     (fat not connected to the subcutaneous band) against the recorded vfa_t11_cm2 peaks sharply at an
+ * Derivation (train split, 185 images; the resulting r and fat peak are re-checked by test/cohort-calibration.test.ts):
+ *  1. The -50 HU end of the visceral-fat window: a grid search (one-off, scipy prototype) of the grey interval used
+ *     as "visceral fat" (fat not connected to the subcutaneous band) against the recorded vfa_t11_cm2 peaks at an
  *     upper grey bound of ~182 (r 0.92), while the lower bound is flat between 64 and 96 (few pixels there).
- *  2. The fat peak: the mode of in-body grey between 30 and 230 over the train images is 121; adipose
- *     tissue's mean attenuation is about -100 HU.
+ *  2. The fat peak: the mode of in-body grey between 30 and 230 over the train images is 121 (body = grey > 20;
+ *     113 with the test's -500 HU body mask); adipose tissue's mean attenuation is about -100 HU.
  *  Two anchors (182 <-> -50 HU, 121 <-> -100 HU) give 0.82 HU per grey level, i.e. a linear window of
  *  about [-199, +10] HU. We round to [-200, +10] HU (width 210, level -95): soft tissue (>= +10 HU) is
  *  white, fat grey, lung/air black, as the images look. The DICOM path (standardise.ts) renders with the
