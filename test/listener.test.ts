@@ -1,5 +1,5 @@
 import { strict as assert } from 'node:assert';
-import { execFileSync } from 'node:child_process';
+import { execFileSync, spawn } from 'node:child_process';
 import fs from 'node:fs';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -226,6 +226,26 @@ ds.save_as(sys.argv[1], write_like_original=False)
     assert.equal(tail(spooled).length, 4096 * 4096 * 2 + 12);
     assert.ok(tail(spooled).equals(tail(original)), 'pixel data differs');
     console.log(`      32 MB instance: RSS before ${(rssBefore / 1e6).toFixed(0)} MB, after ${(rssAfter / 1e6).toFixed(0)} MB (informational; includes reading the file back to validate it)`);
+  });
+
+  it('a C-STORE cut off mid-data-set (sender killed) leaves nothing behind and is never acknowledged', async () => {
+    const big = path.join(tmpDir, 'big-ct.dcm'); // made by the previous test
+    assert.ok(fs.existsSync(big));
+    const before = received.length;
+    const incoming = path.join(dataDir, 'spool/.incoming');
+    const sender = spawn('storescu', ['-aet', 'STORESCU', '-aec', 'BONEMET', '127.0.0.1', String(listener.port), big], { stdio: 'ignore' });
+    const partialSize = (): number =>
+      fs.readdirSync(incoming).reduce((n, f) => n + (fs.statSync(path.join(incoming, f), { throwIfNoEntry: false })?.size ?? 0), 0);
+    const waitFor = async (cond: () => boolean, what: string): Promise<void> => {
+      for (let i = 0; i < 500 && !cond(); i++) await new Promise((r) => setTimeout(r, 10));
+      assert.ok(cond(), `timed out waiting for: ${what}`);
+    };
+    // Kill the sender once part of the data set is on our disk: a real transfer broken mid-way.
+    await waitFor(() => partialSize() > 200_000, 'a partial data set in .incoming');
+    sender.kill('SIGKILL');
+    await waitFor(() => fs.readdirSync(incoming).length === 0, '.incoming to be cleaned up');
+    assert.equal(received.length, before, 'a partial instance must not reach the job layer');
+    assert.equal((await echoscu(scp('ECHOSCU'))).code, 0, 'service still answers');
   });
 
   it('refuses instances with empty Study/Series UIDs with 0xA900 naming the attribute, and keeps serving', async () => {
