@@ -10,10 +10,26 @@ import { buildCtVolume } from '../src/analysis/volume.ts';
 import { segmentTissues } from '../src/analysis/tissue.ts';
 import type { CtVolume, TissueMasks } from '../src/analysis/types.ts';
 import { CHANNEL_NAMES } from '../src/model/channels.ts';
-import { cohortFatMasks } from '../src/model/cohort-image.ts';
+import { cohortFatMasks, decodeJpegToGrey } from '../src/model/cohort-image.ts';
 import { dicomT11ModelInput, STANDARD_BODY_CENTRE, STANDARD_PIXEL_MM } from '../src/model/standardise.ts';
 
 const DICOM_DIR = new URL('../../shared/data/ct/chest-ct-1/dicom/', import.meta.url).pathname;
+const COHORT_T11 = new URL('../../shared/data/lf-dlrn-bc/images/t11/train/', import.meta.url).pathname;
+
+/**
+ * Image noise in fat (grey levels): robust SD of horizontal neighbour differences / sqrt(2), inside the
+ * fat mask away from its edges. HOG and LBP respond to texture, so live images should be about as noisy as the cohort's.
+ */
+function fatNoise(grey: Float32Array, sat: Uint8Array, width: number): number {
+  const d: number[] = [];
+  for (let i = width + 1; i < grey.length - width - 1; i++) {
+    if (!sat[i] || !sat[i + 1] || !sat[i - 1] || !sat[i + width] || !sat[i - width]) continue;
+    if ((grey[i] as number) < 40 || (grey[i] as number) > 200) continue;
+    d.push(Math.abs((grey[i + 1] as number) - (grey[i] as number)));
+  }
+  d.sort((a, b) => a - b);
+  return (1.4826 * (d[Math.floor(d.length / 2)] as number)) / Math.SQRT2;
+}
 
 describe('standardise a DICOM T11 slice to the cohort-like model input (chest-ct-1)', function () {
   let volume: CtVolume;
@@ -80,6 +96,21 @@ describe('standardise a DICOM T11 slice to the cohort-like model input (chest-ct
     const dice = (2 * both) / (a + b);
     console.log(`    SAT mask as-training ${a} px vs segmentation ${b} px: Dice ${dice.toFixed(3)}`);
     assert.ok(dice > 0.7, `Dice ${dice}`);
+  });
+
+  it('has image noise in fat comparable to the cohort images (texture channels see similar input)', () => {
+    const n = volume.rows * volume.columns;
+    const slice = { hu: volume.hu.subarray(k * n, (k + 1) * n), rows: volume.rows, columns: volume.columns, pixelSpacingMm: volume.pixelSpacingMm };
+    const { standardised: s } = dicomT11ModelInput(slice, masks, { fatMask: 'segmentation' });
+    const live = fatNoise(s.grey, s.satMask, 500);
+    const cohort = ['16', '89', '157', '215', '493'].map((id) => {
+      const g = decodeJpegToGrey(readFileSync(join(COHORT_T11, `${id}.jpg`))).grey;
+      return fatNoise(g, cohortFatMasks(g, 500, 400, 'edge-connected').satMask, 500);
+    });
+    cohort.sort((a, b) => a - b);
+    const median = cohort[2] as number;
+    console.log(`    noise in fat: standardised chest-ct-1 ${live.toFixed(1)} grey levels; cohort ${cohort.map((v) => v.toFixed(1)).join(', ')} (median ${median.toFixed(1)})`);
+    assert.ok(live > median / 2 && live < median * 2, 'live image noise is far from the cohort images');
   });
 
   it('shrinks (with a warning) instead of cutting a body that is too large for the frame', () => {
