@@ -143,13 +143,18 @@ function elementString(dict: Record<string, { Value?: unknown[] } | undefined>, 
 }
 
 /** dcmjs parse of bytes[0, end) (a copy: dcmjs reads from offset 0 of an ArrayBuffer, platform notes §3). */
-function readPart10(bytes: Uint8Array, end: number): { meta: Record<string, { Value?: unknown[] }>; dict: Record<string, { Value?: unknown[] }> } {
+function readPart10(
+  bytes: Uint8Array,
+  end: number,
+  tolerant: boolean,
+): { meta: Record<string, { Value?: unknown[] }>; dict: Record<string, { Value?: unknown[] }> } {
   const arrayBuffer = bytes.buffer.slice(bytes.byteOffset, bytes.byteOffset + end) as ArrayBuffer;
   return dcmjs.data.DicomMessage.readFile(arrayBuffer, {
     untilTag: '7FE00010',
     includeUntilTagValue: false,
-    // ignoreErrors keeps e.g. ISO 2022 multi-charset headers readable; structure is checked separately.
-    ignoreErrors: true,
+    // Tolerant parsing keeps e.g. ISO 2022 multi-charset headers readable (structure is checked
+    // separately); on a structurally broken file it would only log stack traces, so it is off there.
+    ignoreErrors: tolerant,
   });
 }
 
@@ -173,7 +178,7 @@ export function validateInstance(bytes: Uint8Array, expected: ExpectedIdentity =
 
   let meta: Record<string, { Value?: unknown[] }>;
   try {
-    meta = readPart10(bytes, datasetOffset).meta;
+    meta = readPart10(bytes, datasetOffset, false).meta;
   } catch (err) {
     return refuse('not-dicom', `unreadable file meta: ${(err as Error).message}`);
   }
@@ -188,8 +193,9 @@ export function validateInstance(bytes: Uint8Array, expected: ExpectedIdentity =
   let dict: Record<string, { Value?: unknown[] }>;
   try {
     // Only the header goes through dcmjs (a few kB instead of the whole pixel data: less CPU and GC).
-    dict = readPart10(bytes, structure.pixelDataOffset ?? bytes.byteLength).dict;
+    dict = readPart10(bytes, structure.pixelDataOffset ?? bytes.byteLength, structure.problem === null).dict;
   } catch (err) {
+    if (structure.problem) return refuse('truncated', structure.problem, metaIds);
     return refuse('not-dicom', `unreadable DICOM header: ${(err as Error).message}`, metaIds);
   }
   const ids = {
