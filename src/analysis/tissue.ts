@@ -53,6 +53,10 @@ const WALL_SMOOTH_HALF_DEG = 10;
 const BONE_HU = 180;
 /** How far either side of the spinous process the erector spinae may reach. */
 const ERECTOR_MAX_LATERAL_MM = 75;
+/** Mean HU across the midline band above which a row is (trabecular) bone rather than canal contents. */
+const TRABECULAR_HU = 70;
+/** The spinal canal is at least this deep (AP); shorter gaps along the midline are holes in bone. */
+const MIN_CANAL_MM = 9;
 /** Half width of the spinous process: no erector spinae within it. */
 const SPINOUS_HALF_WIDTH_MM = 5;
 /** Thin bridges (fascia contacts with latissimus/ribs muscles) cut before keeping the paraspinal components. */
@@ -285,25 +289,52 @@ export function findSpine(slice: TissueSlice, insideWall: Uint8Array, centre: Ce
   // The spinous process may be slanted: use the bone-weighted column around the tip as midline.
   const band = Math.round(6 / sx);
   // Profile along the midline (+-band columns): fraction of bone per row.
+  // Cortex (>= BONE_HU) or trabecular bone (band mean >= TRABECULAR_HU): an osteopenic or 3 mm vertebral
+  // body shows only its cortical ring above BONE_HU, while the canal (CSF, cord) stays near 0-40 HU.
   const isBoneRow = (r: number): boolean => {
     let n = 0;
-    for (let c = Math.max(0, bestCol - band); c <= Math.min(columns - 1, bestCol + band); c++) if (hu[r * columns + c]! >= BONE_HU) n++;
-    return n >= 2;
+    let sum = 0;
+    let m = 0;
+    for (let c = Math.max(0, bestCol - band); c <= Math.min(columns - 1, bestCol + band); c++) {
+      const v = hu[r * columns + c]!;
+      if (v >= BONE_HU) n++;
+      sum += v;
+      m++;
+    }
+    return n >= 2 || (m > 0 && sum / m >= TRABECULAR_HU);
   };
-  // Walk anteriorly from the tip: posterior arch (bone), canal (gap), body (bone) until soft tissue again.
-  let r = bestRow;
+  // Walk anteriorly from the tip and read the midline as runs: posterior arch (bone, with small gaps in a
+  // thin or osteopenic spinous process), canal (a gap of at least MIN_CANAL_MM), body (bone).
   const minRow = Math.max(0, cr - Math.round(60 / sy));
-  while (r > minRow && isBoneRow(r)) r--;
-  const archFront = r;
-  while (r > minRow && !isBoneRow(r)) r--;
-  const bodyBack = r;
-  while (r > minRow && isBoneRow(r)) r--;
-  const bodyFront = r;
-  const canalFound = archFront - bodyBack >= Math.round(4 / sy) && bodyBack - bodyFront >= Math.round(10 / sy);
-  const canalRow = canalFound ? Math.round((archFront + bodyBack) / 2) : bestRow - Math.round(30 / sy);
+  const runs: { bone: boolean; from: number; to: number }[] = [];
+  for (let r = bestRow; r >= minRow; r--) {
+    const bone = isBoneRow(r);
+    const last = runs[runs.length - 1];
+    if (last && last.bone === bone) last.to = r;
+    else runs.push({ bone, from: r, to: r });
+  }
+  // Merge short gaps into the surrounding bone (trabecular holes, gaps along a slanted process).
+  const minCanal = Math.round(MIN_CANAL_MM / sy);
+  const merged: { bone: boolean; from: number; to: number }[] = [];
+  for (const run of runs) {
+    const len = run.from - run.to + 1;
+    const prev = merged[merged.length - 1];
+    if (!run.bone && len < minCanal && prev?.bone) {
+      prev.to = run.to;
+      continue;
+    }
+    if (prev && prev.bone === run.bone) prev.to = run.to;
+    else merged.push({ ...run });
+  }
+  const arch = merged[0];
+  const canal = merged[1];
+  const body = merged[2];
+  const canalFound = !!(arch?.bone && canal && !canal.bone && body?.bone && body.from - body.to + 1 >= Math.round(10 / sy));
+  const canalRow = canalFound ? Math.round((canal!.from + canal!.to) / 2) : bestRow - Math.round(30 / sy);
+  const bodyFront = canalFound ? body!.to : bestRow - Math.round(70 / sy);
   return {
     midColumn: bestCol,
-    bodyAnteriorRow: canalFound ? bodyFront : bestRow - Math.round(70 / sy),
+    bodyAnteriorRow: bodyFront,
     canalRow,
     spinousTipRow: bestRow,
   };
