@@ -51,6 +51,8 @@ export function hogCellHistograms(
   cellSize: number = HOG_CELL_SIZE,
 ): HogCellHistograms {
   checkImage(grey, width, height);
+  if (!Number.isInteger(orientations) || orientations < 1 || orientations > 127) throw new Error(`orientations must be an integer 1..127, got ${orientations}`);
+  if (!Number.isInteger(cellSize) || cellSize < 2 || cellSize > Math.min(width, height)) throw new Error(`cell size must be an integer 2..${Math.min(width, height)}, got ${cellSize}`);
   const n = width * height;
   const magnitude = new Float64Array(n);
   const orientation = new Float64Array(n);
@@ -59,6 +61,7 @@ export function hogCellHistograms(
       const i = r * width + c;
       const gRow = r === 0 || r === height - 1 ? 0 : (grey[i + width] as number) - (grey[i - width] as number);
       const gCol = c === 0 || c === width - 1 ? 0 : (grey[i + 1] as number) - (grey[i - 1] as number);
+      // skimage uses np.hypot; for 8-bit grey the squares are exact, so sqrt gives the same double.
       magnitude[i] = Math.sqrt(gCol * gCol + gRow * gRow);
       orientation[i] = numpyMod(Math.atan2(gRow, gCol) * RAD_TO_DEG, 180);
     }
