@@ -4,6 +4,7 @@ import path from 'node:path';
 import { Writable } from 'node:stream';
 import { fileURLToPath } from 'node:url';
 import { MultipartError, MultipartRelatedSplitter, parseMediaType } from '../src/listener/multipart-related.ts';
+import { pagedSource } from '../src/listener/byte-source.ts';
 import { validateInstance } from '../src/listener/validate-instance.ts';
 import { decidePresentationContext, isCallingAeAllowed } from '../src/listener/negotiation.ts';
 
@@ -114,6 +115,22 @@ describe('listener parsing (pure): multipart/related splitter, instance validati
         }
       }
       console.log(`      600 truncated files refused (${refusedTruncated} as 'truncated', the rest as unreadable/incomplete header)`);
+    });
+
+    it('gives the same verdicts through a paged reader (large-file path) as on whole buffers', () => {
+      const paged = (b: Buffer) =>
+        pagedSource(b.length, (target, position) => {
+          const n = Math.max(0, Math.min(target.length, b.length - position));
+          target.set(b.subarray(position, position + n));
+          return n;
+        }, 1000); // tiny pages: every read spans page edges somewhere
+      for (const file of [chest, j2kFixed, totalseg, j2kBroken]) {
+        for (let k = 1; k <= 41; k++) {
+          const cut = k === 41 ? file.length : Math.floor((file.length * k) / 41);
+          const part = file.subarray(0, cut);
+          assert.deepEqual(validateInstance(paged(part)), validateInstance(part), `cut ${cut}/${file.length}`);
+        }
+      }
     });
 
     it('validates all 305 shared CT instances (255 + 20 + 30) as acceptable', () => {

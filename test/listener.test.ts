@@ -225,7 +225,7 @@ ds.save_as(sys.argv[1], write_like_original=False)
     const tail = (b: Buffer): Buffer => b.subarray(b.indexOf(pixelTag));
     assert.equal(tail(spooled).length, 4096 * 4096 * 2 + 12);
     assert.ok(tail(spooled).equals(tail(original)), 'pixel data differs');
-    console.log(`      32 MB instance: RSS before ${(rssBefore / 1e6).toFixed(0)} MB, after ${(rssAfter / 1e6).toFixed(0)} MB (informational; includes reading the file back to validate it)`);
+    console.log(`      32 MB instance: RSS before ${(rssBefore / 1e6).toFixed(0)} MB, after ${(rssAfter / 1e6).toFixed(0)} MB (informational: the listener streams and validates from disk)`);
   });
 
   it('a C-STORE cut off mid-data-set (sender killed) leaves nothing behind and is never acknowledged', async () => {

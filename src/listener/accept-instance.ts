@@ -1,6 +1,7 @@
 import fs from 'node:fs';
 import type { Logger } from 'pino';
 import type { IngestSink, StoredInstance } from '../jobs/ingest-sink.ts';
+import { pagedSource } from './byte-source.ts';
 import { commitIncoming, discardIncoming, flushIncoming } from './spool.ts';
 import { STATUS, validateInstance, type ExpectedIdentity, type InstanceRefusal } from './validate-instance.ts';
 
@@ -27,6 +28,22 @@ function outOfResources(detail: string, ids: { sopClassUID: string; sopInstanceU
   return { ok: false, reason: 'out-of-resources', status: STATUS.outOfResources, detail, ...ids };
 }
 
+/** Files up to this size are read whole; larger ones through a paged reader (header + element headers only). */
+const WHOLE_READ_LIMIT = 4 * 1024 * 1024;
+
+async function validateFile(filePath: string, expected: ExpectedIdentity): Promise<ReturnType<typeof validateInstance>> {
+  const handle = await fs.promises.open(filePath, 'r');
+  try {
+    const { size } = await handle.stat();
+    if (size <= WHOLE_READ_LIMIT) return validateInstance(await handle.readFile(), expected);
+    // Synchronous page reads (64 kB, from the page cache right after writing) keep the walker simple.
+    const source = pagedSource(size, (target, position) => fs.readSync(handle.fd, target, 0, target.byteLength, position));
+    return validateInstance(source, expected);
+  } finally {
+    await handle.close();
+  }
+}
+
 export async function acceptIncomingFile(
   ctx: AcceptContext,
   incomingPath: string,
@@ -39,16 +56,15 @@ export async function acceptIncomingFile(
     () => null,
     (err: unknown) => err as Error,
   );
-  let bytes: Buffer;
+  let verdict: ReturnType<typeof validateInstance>;
   try {
-    bytes = await fs.promises.readFile(incomingPath);
+    verdict = await validateFile(incomingPath, expected);
   } catch (err) {
     await flushed;
     await discardIncoming(incomingPath).catch(() => undefined);
     ctx.logger.error({ err: (err as Error).message }, 'could not read back a received instance');
     return { stored: false, refusal: outOfResources('could not read received data back', { sopClassUID: '', sopInstanceUID: '' }) };
   }
-  const verdict = validateInstance(bytes, expected);
   const flushError = await flushed;
   if (!verdict.ok) {
     await discardIncoming(incomingPath);

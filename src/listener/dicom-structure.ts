@@ -4,8 +4,10 @@
  *
  * Hand-written because dcmjs (0.51) silently accepts a file cut off inside Pixel Data (it returns the
  * fragments it could read), and a truncated slice must be refused before it is acknowledged.
- * Pure: bytes in, a problem description (or null) out.
+ * Pure: bytes in, a problem description (or null) out. Reads only element headers, so a ByteSource
+ * over a file touches a few kB of a 70 MB instance.
  */
+import { bufferSource, type ByteSource } from './byte-source.ts';
 
 const LONG_LENGTH_VRS = new Set(['OB', 'OD', 'OF', 'OL', 'OV', 'OW', 'SQ', 'SV', 'UC', 'UN', 'UR', 'UT', 'UV']);
 const UNDEFINED_LENGTH = 0xffffffff;
@@ -23,23 +25,30 @@ function tagText(group: number, element: number): string {
 }
 
 class DatasetWalker {
-  private readonly view: DataView;
   /** Byte offset of the top-level Pixel Data element (7FE0,0010), when present. */
   pixelDataOffset: number | null = null;
 
   constructor(
-    bytes: Uint8Array,
+    private readonly source: ByteSource,
     private readonly littleEndian: boolean,
-  ) {
-    this.view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  ) {}
+
+  private view(pos: number, len: number): DataView {
+    const b = this.source.read(pos, len);
+    if (b.byteLength < len) throw new StructureError(`data cut off at byte ${pos}`);
+    return new DataView(b.buffer, b.byteOffset, b.byteLength);
+  }
+
+  private u8(pos: number): number {
+    return this.view(pos, 1).getUint8(0);
   }
 
   private u16(pos: number): number {
-    return this.view.getUint16(pos, this.littleEndian);
+    return this.view(pos, 2).getUint16(0, this.littleEndian);
   }
 
   private u32(pos: number): number {
-    return this.view.getUint32(pos, this.littleEndian);
+    return this.view(pos, 4).getUint32(0, this.littleEndian);
   }
 
   /** Walks elements from pos to end (or to an item delimiter when insideItem); returns the position after. */
@@ -59,8 +68,8 @@ class DatasetWalker {
       let vr = '';
       let length: number;
       if (explicitVr) {
-        const c1 = this.view.getUint8(pos + 4);
-        const c2 = this.view.getUint8(pos + 5);
+        const c1 = this.u8(pos + 4);
+        const c2 = this.u8(pos + 5);
         if (c1 < 0x41 || c1 > 0x5a || c2 < 0x41 || c2 > 0x5a) {
           throw new StructureError(`invalid VR bytes at ${tagText(group, element)} (byte ${pos})`);
         }
@@ -132,11 +141,12 @@ export interface StructureReport {
  * Walks the data set starting at `datasetOffset`. Deflated data sets are not walked (they are
  * checked by inflating them when parsed).
  */
-export function checkDatasetStructure(bytes: Uint8Array, datasetOffset: number, transferSyntaxUID: string): StructureReport {
+export function checkDatasetStructure(input: Uint8Array | ByteSource, datasetOffset: number, transferSyntaxUID: string): StructureReport {
   if (transferSyntaxUID === DEFLATED_EXPLICIT_LE) return { problem: null, pixelDataOffset: null };
-  const walker = new DatasetWalker(bytes, transferSyntaxUID !== EXPLICIT_BE);
+  const source = input instanceof Uint8Array ? bufferSource(input) : input;
+  const walker = new DatasetWalker(source, transferSyntaxUID !== EXPLICIT_BE);
   try {
-    walker.walkDataset(datasetOffset, bytes.byteLength, transferSyntaxUID !== IMPLICIT_LE, false);
+    walker.walkDataset(datasetOffset, source.size, transferSyntaxUID !== IMPLICIT_LE, false);
     return { problem: null, pixelDataOffset: walker.pixelDataOffset };
   } catch (err) {
     if (err instanceof StructureError) return { problem: err.message, pixelDataOffset: walker.pixelDataOffset };

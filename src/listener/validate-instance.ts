@@ -1,4 +1,5 @@
 import dcmjs from 'dcmjs';
+import { bufferSource, type ByteSource } from './byte-source.ts';
 import { checkDatasetStructure } from './dicom-structure.ts';
 
 /**
@@ -144,11 +145,12 @@ function elementString(dict: Record<string, { Value?: unknown[] } | undefined>, 
 
 /** dcmjs parse of bytes[0, end) (a copy: dcmjs reads from offset 0 of an ArrayBuffer, platform notes §3). */
 function readPart10(
-  bytes: Uint8Array,
+  source: ByteSource,
   end: number,
   tolerant: boolean,
 ): { meta: Record<string, { Value?: unknown[] }>; dict: Record<string, { Value?: unknown[] }> } {
-  const arrayBuffer = bytes.buffer.slice(bytes.byteOffset, bytes.byteOffset + end) as ArrayBuffer;
+  const bytes = source.read(0, end);
+  const arrayBuffer = bytes.buffer.slice(bytes.byteOffset, bytes.byteOffset + bytes.byteLength) as ArrayBuffer;
   return dcmjs.data.DicomMessage.readFile(arrayBuffer, {
     untilTag: '7FE00010',
     includeUntilTagValue: false,
@@ -161,24 +163,29 @@ function readPart10(
 const PREAMBLE_AND_MAGIC = 132;
 const GROUP_LENGTH_ELEMENT_BYTES = 12;
 
-/** Validates one DICOM Part 10 file (preamble + meta + data set). */
-export function validateInstance(bytes: Uint8Array, expected: ExpectedIdentity = {}): InstanceVerdict {
+/**
+ * Validates one DICOM Part 10 file (preamble + meta + data set), given whole or as a ByteSource
+ * (then only the header and element headers are read: a 70 MB instance costs a few kB of memory).
+ */
+export function validateInstance(input: Uint8Array | ByteSource, expected: ExpectedIdentity = {}): InstanceVerdict {
+  const source = input instanceof Uint8Array ? bufferSource(input) : input;
+  const head = source.read(0, PREAMBLE_AND_MAGIC + GROUP_LENGTH_ELEMENT_BYTES);
   if (
-    bytes.byteLength < PREAMBLE_AND_MAGIC + GROUP_LENGTH_ELEMENT_BYTES ||
-    bytes[128] !== 0x44 || bytes[129] !== 0x49 || bytes[130] !== 0x43 || bytes[131] !== 0x4d
+    head.byteLength < PREAMBLE_AND_MAGIC + GROUP_LENGTH_ELEMENT_BYTES ||
+    head[128] !== 0x44 || head[129] !== 0x49 || head[130] !== 0x43 || head[131] !== 0x4d
   ) {
     return refuse('not-dicom', 'not a DICOM Part 10 file (no DICM prefix)');
   }
-  const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  const view = new DataView(head.buffer, head.byteOffset, head.byteLength);
   if (view.getUint16(132, true) !== 0x0002 || view.getUint16(134, true) !== 0x0000) {
     return refuse('not-dicom', 'file meta group length (0002,0000) missing');
   }
   const datasetOffset = PREAMBLE_AND_MAGIC + GROUP_LENGTH_ELEMENT_BYTES + view.getUint32(140, true);
-  if (datasetOffset > bytes.byteLength) return refuse('truncated', 'file meta information cut off');
+  if (datasetOffset > source.size) return refuse('truncated', 'file meta information cut off');
 
   let meta: Record<string, { Value?: unknown[] }>;
   try {
-    meta = readPart10(bytes, datasetOffset, false).meta;
+    meta = readPart10(source, datasetOffset, false).meta;
   } catch (err) {
     return refuse('not-dicom', `unreadable file meta: ${(err as Error).message}`);
   }
@@ -188,12 +195,12 @@ export function validateInstance(bytes: Uint8Array, expected: ExpectedIdentity =
   if (!STORABLE_TS_SET.has(transferSyntaxUID)) {
     return refuse('transfer-syntax-not-supported', `transfer syntax ${transferSyntaxUID} not supported`, metaIds);
   }
-  const structure = checkDatasetStructure(bytes, datasetOffset, transferSyntaxUID);
+  const structure = checkDatasetStructure(source, datasetOffset, transferSyntaxUID);
 
   let dict: Record<string, { Value?: unknown[] }>;
   try {
     // Only the header goes through dcmjs (a few kB instead of the whole pixel data: less CPU and GC).
-    dict = readPart10(bytes, structure.pixelDataOffset ?? bytes.byteLength, structure.problem === null).dict;
+    dict = readPart10(source, structure.pixelDataOffset ?? source.size, structure.problem === null).dict;
   } catch (err) {
     if (structure.problem) return refuse('truncated', structure.problem, metaIds);
     return refuse('not-dicom', `unreadable DICOM header: ${(err as Error).message}`, metaIds);
