@@ -54,7 +54,6 @@ export async function startDimseListener(config: BonemetConfig, sink: IngestSink
   const inFlight = new Set<Promise<unknown>>();
 
   class BonemetScp extends Scp {
-    private association: Association | undefined;
     private callingAeTitle = '';
     private readonly receipts = new Map<CStoreRequest, Receipt>();
     private stored = 0;
@@ -72,7 +71,7 @@ export async function startDimseListener(config: BonemetConfig, sink: IngestSink
     }
 
     override associationRequested(association: Association): void {
-      this.association = association;
+      // dcmjs-dimse's Network reads this.association when sending (its typings omit the field).
       (this as unknown as { association: Association }).association = association;
       this.callingAeTitle = normaliseAeTitle(association.getCallingAeTitle());
       const called = normaliseAeTitle(association.getCalledAeTitle());
