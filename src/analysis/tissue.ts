@@ -40,10 +40,12 @@ const BODY_OPENING_MM = 3;
 const SKIN_MAX_MM = 4;
 /** A run of (closed) non-fat tissue this thick, after the subcutaneous fat, is the muscle wall (thinner = septum/vessel). */
 const MIN_WALL_MM = 3;
+/** How far (pixels) inside the first wall sample the SAT/wall boundary is placed. */
+const WALL_INWARD_BIAS_PX = 0.5;
 /** Closing radius that merges fatty/mottled muscle and thin muscle layers on the ribs into one wall. */
 const WALL_CLOSING_MM = 2.5;
-/** Concavities of the anterior wall narrower than twice this are bridged (see segmentInsideWall). */
-const ANTERIOR_CLOSING_MM = 15;
+/** Fill the convex hull of the wall region in front of the body centre (see segmentInsideWall). */
+const ANTERIOR_CONVEX_HULL = true;
 /** Pixels this close to the body surface are skin or skin/air partial volume, never subcutaneous fat. */
 const SKIN_EXCLUDE_MM = 1.5;
 const RAY_COUNT = 360;
@@ -146,6 +148,64 @@ function circularMean(values: number[], half: number): number[] {
   });
 }
 
+/** Monotone-chain convex hull of integer points (returns counter-clockwise, no duplicates). */
+function convexHull(points: [number, number][]): [number, number][] {
+  const p = points.slice().sort((a, b) => a[0] - b[0] || a[1] - b[1]);
+  if (p.length < 3) return p;
+  const cross = (o: [number, number], a: [number, number], b: [number, number]) => (a[0] - o[0]) * (b[1] - o[1]) - (a[1] - o[1]) * (b[0] - o[0]);
+  const lower: [number, number][] = [];
+  for (const q of p) {
+    while (lower.length >= 2 && cross(lower[lower.length - 2]!, lower[lower.length - 1]!, q) <= 0) lower.pop();
+    lower.push(q);
+  }
+  const upper: [number, number][] = [];
+  for (let i = p.length - 1; i >= 0; i--) {
+    const q = p[i]!;
+    while (upper.length >= 2 && cross(upper[upper.length - 2]!, upper[upper.length - 1]!, q) <= 0) upper.pop();
+    upper.push(q);
+  }
+  return lower.slice(0, -1).concat(upper.slice(0, -1));
+}
+
+/** Adds to `region` every body pixel above `lastRow` that lies in the convex hull of the region's part above it. */
+function fillAnteriorConvexHull(region: Uint8Array, body: Uint8Array, rows: number, columns: number, lastRow: number): void {
+  // Row extremes are enough to define the hull of a row-scanned mask.
+  const pts: [number, number][] = [];
+  for (let r = 0; r < Math.min(rows, lastRow + 1); r++) {
+    let first = -1;
+    let last = -1;
+    for (let c = 0; c < columns; c++) {
+      if (region[r * columns + c]) {
+        if (first < 0) first = c;
+        last = c;
+      }
+    }
+    if (first >= 0) pts.push([first, r], [last, r]);
+  }
+  const hull = convexHull(pts);
+  if (hull.length < 3) return;
+  // For each row, the hull spans [xmin, xmax]: intersect each hull edge with the row.
+  for (let r = 0; r < Math.min(rows, lastRow + 1); r++) {
+    let xmin = Infinity;
+    let xmax = -Infinity;
+    for (let k = 0; k < hull.length; k++) {
+      const [x0, y0] = hull[k]!;
+      const [x1, y1] = hull[(k + 1) % hull.length]!;
+      if ((r < y0 && r < y1) || (r > y0 && r > y1)) continue;
+      if (y0 === y1) {
+        xmin = Math.min(xmin, x0, x1);
+        xmax = Math.max(xmax, x0, x1);
+        continue;
+      }
+      const x = x0 + ((r - y0) * (x1 - x0)) / (y1 - y0);
+      xmin = Math.min(xmin, x);
+      xmax = Math.max(xmax, x);
+    }
+    if (!Number.isFinite(xmin)) continue;
+    for (let c = Math.ceil(xmin); c <= Math.floor(xmax); c++) if (body[r * columns + c]) region[r * columns + c] = 1;
+  }
+}
+
 /**
  * Inner region of the muscle wall by ray casting from the body centre; see the file comment.
  * Returns the mask and the per-ray wall radius (mm) for the QA picture.
@@ -202,7 +262,8 @@ export function segmentInsideWall(
       if (i >= 0 && wallTissue[i]) {
         if (runStart < 0) runStart = t;
         if (runStart - t >= MIN_WALL_MM) {
-          wall = runStart;
+          // Nearest-pixel sampling puts runStart up to half a pixel outside the first wall pixel centre.
+          wall = runStart - WALL_INWARD_BIAS_PX * Math.min(sy, sx);
           break;
         }
       } else {
@@ -235,16 +296,11 @@ export function segmentInsideWall(
       if (Number.isFinite(limit) && Math.hypot(x, y) <= limit) insideWall[i] = 1;
     }
   }
-  // The anterior wall is convex: a notch there is a ray that slipped through a thin linea alba into
-  // preperitoneal fat. Close the region in front of the centre only; posteriorly the paraspinal groove is real.
-  const closed = close(insideWall, g, ANTERIOR_CLOSING_MM);
+  // The anterior wall is convex: a notch there is rays slipping through a thin linea alba into
+  // preperitoneal fat. Fill the convex hull of the wall region in front of the centre only;
+  // posteriorly the paraspinal groove is real anatomy.
   const centreRow = Math.round(centre.rowMm / sy);
-  for (let r = 0; r < centreRow; r++) {
-    for (let c = 0; c < columns; c++) {
-      const i = r * columns + c;
-      if (closed[i] && body[i]) insideWall[i] = 1;
-    }
-  }
+  if (ANTERIOR_CONVEX_HULL) fillAnteriorConvexHull(insideWall, body, rows, columns, centreRow);
   return { insideWall, wallRadiusMm, rawWallRadiusMm: raw, wallTissue, centre };
 }
 
@@ -423,6 +479,51 @@ export function segmentErectorSpinae(
   return out;
 }
 
+/**
+ * The smoothed wall bridges the midline groove between the two erector spinae bellies, but the fat
+ * there (behind the muscles, continuous with the back's subcutaneous fat) is subcutaneous: give the
+ * wall region back any fat behind the erector spinae in its column that connects to the outside.
+ */
+function releasePosteriorGroove(
+  slice: TissueSlice,
+  body: Uint8Array,
+  insideWall: Uint8Array,
+  erector: Uint8Array,
+  spine: SpineLandmarks,
+  windows: HuWindows,
+): void {
+  const { rows, columns, hu } = slice;
+  const [fLo, fHi] = windows.subcutaneousFat;
+  const maxLat = Math.round(ERECTOR_MAX_LATERAL_MM / slice.pixelSpacingMm[1]);
+  const c0 = Math.max(0, spine.midColumn - maxLat);
+  const c1 = Math.min(columns - 1, spine.midColumn + maxLat);
+  const candidate = new Uint8Array(rows * columns);
+  for (let c = c0; c <= c1; c++) {
+    let lastMuscle = spine.canalRow;
+    for (let r = rows - 1; r >= spine.canalRow; r--) {
+      if (erector[r * columns + c]) {
+        lastMuscle = r;
+        break;
+      }
+    }
+    for (let r = Math.max(lastMuscle + 1, spine.spinousTipRow - Math.round(20 / slice.pixelSpacingMm[0])); r < rows; r++) {
+      const i = r * columns + c;
+      const v = hu[i]!;
+      if (insideWall[i] && body[i] && !slice.paddingMask?.[i] && v >= fLo && v <= fHi) candidate[i] = 1;
+    }
+  }
+  // Seeds: candidates touching body outside the wall.
+  const seeds = new Uint8Array(rows * columns);
+  for (let i = 0; i < candidate.length; i++) {
+    if (!candidate[i]) continue;
+    const c = i % columns;
+    const nb = [c > 0 ? i - 1 : -1, c < columns - 1 ? i + 1 : -1, i - columns, i + columns];
+    if (nb.some((j) => j >= 0 && j < candidate.length && body[j] && !insideWall[j])) seeds[i] = 1;
+  }
+  const released = componentsTouching(candidate, seeds, rows, columns);
+  for (let i = 0; i < released.length; i++) if (released[i]) insideWall[i] = 0;
+}
+
 /** The full set of masks on one 2-D HU slice (also used on cohort images calibrated to HU). */
 export function segmentTissuesOnSlice(slice: TissueSlice, windows: HuWindows = PAPER_HU_WINDOWS): TissueMasks {
   const { rows, columns, hu } = slice;
@@ -433,6 +534,7 @@ export function segmentTissuesOnSlice(slice: TissueSlice, windows: HuWindows = P
   const { insideWall, centre } = segmentInsideWall(slice, body, windows);
   const spine = findSpine(slice, insideWall, centre);
   const erector = segmentErectorSpinae(slice, insideWall, spine, windows);
+  if (spine) releasePosteriorGroove(slice, body, insideWall, erector, spine, windows);
   const [sLo, sHi] = windows.subcutaneousFat;
   const [vLo, vHi] = windows.visceralFat;
   // Paraspinal compartment: behind the front of the vertebral body and within the erector reach.
