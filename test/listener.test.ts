@@ -25,7 +25,7 @@ const listFiles = (dir: string): string[] => fs.readdirSync(dir).sort().map((f) 
 const CT_IMAGE_STORAGE = '1.2.840.10008.5.1.4.1.1.2';
 
 /** Bad inputs made fresh in a temp dir (never written next to the shared data). */
-function makeBadInputs(dir: string): Record<'mr' | 'sr' | 'noStudyUids' | 'truncated' | 'notDicom', string> {
+function makeBadInputs(dir: string): Record<'mr' | 'sr' | 'noStudyUids' | 'truncated' | 'notDicom' | 'ctLabelledMr', string> {
   const script = `
 import sys, numpy as np
 from pydicom.dataset import Dataset, FileMetaDataset
@@ -61,7 +61,11 @@ sr.save_as(out + '/sr.dcm', write_like_original=False)
   fs.writeFileSync(truncated, whole.subarray(0, Math.floor(whole.length * 0.6)));
   const notDicom = path.join(dir, 'not-dicom.bin');
   fs.writeFileSync(notDicom, Buffer.from('this is a PDF report, not a DICOM instance\n'.repeat(20)));
-  return { mr: path.join(dir, 'mr.dcm'), sr: path.join(dir, 'sr.dcm'), noStudyUids, truncated, notDicom };
+  // CT Image Storage object whose Modality says MR: contradicts its own SOP class.
+  const ctLabelledMr = path.join(dir, 'ct-labelled-mr.dcm');
+  fs.copyFileSync(listFiles(chestDir)[20] as string, ctLabelledMr);
+  execFileSync('dcmodify', ['-nb', '-m', '(0008,0060)=MR', ctLabelledMr]);
+  return { mr: path.join(dir, 'mr.dcm'), sr: path.join(dir, 'sr.dcm'), noStudyUids, truncated, notDicom, ctLabelledMr };
 }
 
 interface Part {
@@ -325,6 +329,7 @@ ds.save_as(sys.argv[1], write_like_original=False)
       { file: bad.noStudyUids, reason: 0xa900, text: /StudyInstanceUID \(0020,000D\) is empty/ },
       { file: bad.mr, reason: 0x0122, text: /not supported: CT only/ },
       { file: bad.sr, reason: 0x0122, text: /not supported: CT only/ },
+      { file: bad.ctLabelledMr, reason: 0xa900, text: /Modality is 'MR' in a CT image object/ },
     ];
     const before = received.length;
     for (const c of cases) {
