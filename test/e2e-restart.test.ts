@@ -3,7 +3,7 @@ import { startBonemet, chestCtFiles, waitFor, type BonemetProcess } from './e2e-
 import { startMllpListener, startOrthanc, storescu, type MllpListenerPeer, type OrthancPeer } from './peers/index.ts';
 
 /** kill -9 in the middle of a job: on restart the job resumes and its results reach the peers exactly once. */
-describe('e2e: kill -9 during a job, restart, exactly one SR and one ORU', function () {
+describe('e2e: SIGTERM then kill -9 during a job, restart, exactly one SR and one ORU', function () {
   let orthanc: OrthancPeer;
   let ehr: MllpListenerPeer;
   let bonemet: BonemetProcess;
@@ -28,7 +28,18 @@ describe('e2e: kill -9 during a job, restart, exactly one SR and one ORU', funct
     const sent = await storescu(chestCtFiles(), { host: '127.0.0.1', port: bonemet.dimsePort, aet: 'BONEMET', extraArgs: ['-xs'] });
     assert.equal(sent.code, 0, sent.output.slice(-2000));
     const running = await waitFor('job running', async () => (await bonemet.jobs()).find((j) => j.state === 'running'), 120_000);
-    // Let it get into the analysis (decode alone takes seconds), then pull the plug.
+    // First a graceful stop (SIGTERM) in the middle of the analysis: the job is re-queued, not failed,
+    // and the interrupted start does not count as an attempt.
+    await new Promise((r) => setTimeout(r, 1500));
+    await bonemet.stop();
+    assert.match(bonemet.logText(), /job interrupted by shutdown/);
+    await bonemet.start();
+    const resumed = await waitFor('job running again', async () => {
+      const j = await bonemet.job(running.id);
+      return j.state === 'running' ? j : null;
+    }, 120_000);
+    assert.equal(resumed.attempts, 1, 'a graceful stop is not counted as a crash');
+    // Then pull the plug while it is analysing again.
     await new Promise((r) => setTimeout(r, 1500));
     const before = await bonemet.job(running.id);
     assert.equal(before.state, 'running', 'still running when killed');
