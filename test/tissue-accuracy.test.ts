@@ -78,8 +78,8 @@ describe('tissue accuracy: totalseg-abdomen top slices (InstanceNumber 28-30) vs
     }
   });
 
-  it('visceral fat overlaps torso_fat (a proxy; floor: Dice >= 0.78)', () => {
-    for (const r of rows) assert.ok(r.vat >= 0.78, `IN${r.n} VAT Dice ${r.vat.toFixed(3)}`);
+  it('visceral fat overlaps torso_fat (a proxy; floor: Dice >= 0.83)', () => {
+    for (const r of rows) assert.ok(r.vat >= 0.83, `IN${r.n} VAT Dice ${r.vat.toFixed(3)}`);
   });
 });
 

@@ -18,7 +18,7 @@ export { buildCtVolume } from './volume.ts';
 export const ALGORITHM_NAME = 'bonemet-t11-bodycomp';
 export const ALGORITHM_VERSION = '0.1.0';
 /** Tissue method identifier (changes whenever segmentation constants change). */
-export const TISSUE_METHOD = 'raycast-wall-v2';
+export const TISSUE_METHOD = 'raycast-wall-v3';
 
 export interface AnalyzeOptions {
   /** Height from the clinical record or the CLI; preferred over DICOM PatientSize. */

@@ -7,14 +7,18 @@
  * Method (choices the paper leaves open, see method-facts.md):
  * 1. Body = largest non-air component after a small opening (cuts the table, tubes, blankets), holes filled.
  * 2. Muscle wall by ray casting from the body centre (as in published SAT/VAT separation methods):
- *    walking inward from the skin, the wall starts at the first run of non-fat tissue at least
- *    MIN_WALL_MM thick after the subcutaneous fat; thinner runs are septa or vessels inside SAT.
- *    The per-ray wall radius is median-filtered over neighbouring rays, which bridges gaps in a thin
- *    wall (linea alba, posterior fat passages) and ignores single septa.
- * 3. SAT = SAT-window fat outside the wall; VAT = VAT-window fat inside the wall, not in the paraspinal
- *    compartment behind the vertebral body (intermuscular fat of the back is not visceral).
- * 4. Erector spinae = muscle-window tissue behind the spinal canal, between the spinous process and
- *    the lateral end of the paraspinal groove, inside the wall, connected to the paraspinal seed on each side.
+ *    walking inward from the skin, the wall starts at the first run of (slightly closed) non-fat tissue
+ *    at least MIN_WALL_MM thick; thinner runs are septa or vessels inside SAT. The per-ray radius is
+ *    median-filtered over neighbouring rays (bridges gaps in a thin wall, ignores single septa).
+ *    In front of the body centre the wall region is made convex (the anterior wall is convex; notches
+ *    are rays that slipped through a thin linea alba). Behind the spine, fat in the midline groove
+ *    behind the erector spinae that connects to the back's fat is given back to SAT.
+ * 3. SAT = SAT-window fat outside the wall, minus the skin layer (skin/air partial volume);
+ *    VAT = VAT-window fat inside the wall, minus pixels next to gas/lung (partial volume) and minus the
+ *    paraspinal compartment behind the spinal canal (intermuscular fat of the back is not visceral).
+ * 4. Erector spinae = muscle-window tissue behind the bony floor (lamina, transverse processes, ribs),
+ *    within ERECTOR_MAX_LATERAL_MM of the spinous process, inside the wall, connected to a seed in the
+ *    groove beside the spinous process on each side.
  */
 import type { CtVolume, HuWindows, TissueMasks } from './types.ts';
 import { PAPER_HU_WINDOWS } from './types.ts';
@@ -32,6 +36,8 @@ import {
   open,
 } from './morphology.ts';
 
+/** Below this HU a voxel inside the body is gas or lung. */
+const AIR_HU = -400;
 /** Above this HU a voxel is "something" (not air / lung parenchyma): the body threshold. */
 const BODY_THRESHOLD_HU = -500;
 /** Opening radius that separates the patient from the table top, cables and blankets. */
@@ -542,6 +548,10 @@ export function segmentTissuesOnSlice(slice: TissueSlice, windows: HuWindows = P
   const g: Grid = { rows, columns, spacingMm: slice.pixelSpacingMm };
   const notSkin = erode(body, g, Math.max(SKIN_EXCLUDE_MM, ...slice.pixelSpacingMm));
   const maxLat = Math.round(ERECTOR_MAX_LATERAL_MM / slice.pixelSpacingMm[1]);
+  // Pixels next to gas or lung mix air and soft tissue into fat-like HU (partial volume): never VAT.
+  const air = new Uint8Array(rows * columns);
+  for (let i = 0; i < air.length; i++) air[i] = body[i] && hu[i]! < AIR_HU ? 1 : 0;
+  const nearAir = dilate(air, g, Math.max(...slice.pixelSpacingMm));
   for (let r = 0; r < rows; r++) {
     for (let c = 0; c < columns; c++) {
       const i = r * columns + c;
@@ -551,7 +561,7 @@ export function segmentTissuesOnSlice(slice: TissueSlice, windows: HuWindows = P
         if (v >= sLo && v <= sHi && notSkin[i]) masks.subcutaneousFat[i] = 1;
       } else if (v >= vLo && v <= vHi) {
         const paraspinal = spine !== null && r >= paraspinalRow && Math.abs(c - spine.midColumn) <= maxLat;
-        if (!paraspinal) masks.visceralFat[i] = 1;
+        if (!paraspinal && !nearAir[i]) masks.visceralFat[i] = 1;
       }
     }
   }
