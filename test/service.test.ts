@@ -187,5 +187,8 @@ describe('service (in-process, chest-ct-1 through the ingest sink)', function ()
     assert.ok(!logText.includes(PATIENT_ID), 'patient ID in logs');
     assert.ok(!logText.includes('MIDRC'), 'patient name/ID fragment in logs'); // (UIDs of this series contain 419639, so that is no test)
     assert.equal((await api('/api/jobs/not-a-job')).status, 404);
+    const done = ((await (await api('/api/jobs?state=done')).json()) as { jobs: JobJson[] }).jobs;
+    assert.ok(done.length >= 3 && done.every((j) => j.state === 'done'));
+    assert.equal((await api('/api/jobs?state=bogus')).status, 400);
   });
 });

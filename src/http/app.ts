@@ -3,7 +3,7 @@ import path from 'node:path';
 import express, { type NextFunction, type Request, type Response, type Router } from 'express';
 import { z } from 'zod';
 import type { BonemetConfig } from '../config/schema.ts';
-import type { DeliveryRecord, JobRecord, JobStore } from '../jobs/store.ts';
+import type { DeliveryRecord, JobRecord, JobState, JobStore } from '../jobs/store.ts';
 import { newJobId, newJobOutputIds, patientKey } from '../jobs/uids.ts';
 import { idTag, type Logger } from '../util/log.ts';
 import { requireBearerToken } from './auth.ts';
@@ -24,6 +24,8 @@ export interface HttpDeps {
   health(): Record<string, unknown>;
 }
 
+const JOB_STATES: readonly JobState[] = ['queued', 'running', 'done', 'failed', 'skipped'];
+const isJobState = (s: string): s is JobState => (JOB_STATES as readonly string[]).includes(s);
 const iso = (ms: number | null): string | null => (ms === null ? null : new Date(ms).toISOString());
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
 const DICOM_UID = /^[0-9]+(\.[0-9]+)*$/;
@@ -45,6 +47,8 @@ export function jobView(j: JobRecord, deliveries: DeliveryRecord[]): unknown {
     attempts: j.attempts, createdAt: iso(j.createdAt), startedAt: iso(j.startedAt), finishedAt: iso(j.finishedAt),
     stages: j.stages.map((s) => ({ stage: s.stage, ok: s.ok, ms: Math.round(s.durationMs), startedAt: iso(s.startedAt), detail: s.detail })),
     outputs: j.outputs.map((o) => ({ kind: o.kind, file: path.basename(o.relativePath), sopInstanceUID: o.sopInstanceUID })),
+    // MSH-10 of the ORU (fixed per job): lets the EHR side reconcile re-sends.
+    hl7MessageControlId: j.outputIds.hl7MessageControlId,
     deliveries: deliveries.map(deliveryView),
   };
 }
@@ -83,7 +87,12 @@ export function createHttpApp(deps: HttpDeps): express.Express {
 
   app.get('/api/jobs', (req, res) => {
     const limit = Math.min(1000, Math.max(1, Number.parseInt(String(req.query.limit ?? '100'), 10) || 100));
-    res.json({ jobs: store.listJobs(limit).map((j) => jobView(j, store.deliveriesForJob(j.id))) });
+    const state = req.query.state === undefined ? undefined : String(req.query.state);
+    if (state !== undefined && !isJobState(state)) {
+      res.status(400).json({ error: `state: one of ${JOB_STATES.join(', ')}` });
+      return;
+    }
+    res.json({ jobs: store.listJobs(limit, state).map((j) => jobView(j, store.deliveriesForJob(j.id))) });
   });
 
   const findJob = (req: Request, res: Response): JobRecord | null => {

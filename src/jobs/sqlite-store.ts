@@ -231,9 +231,11 @@ export class SqliteJobStore implements JobStore {
     return r === undefined ? null : this.toRecord(r);
   }
 
-  listJobs(limit: number): JobRecord[] {
-    return (this.db.prepare('SELECT * FROM jobs ORDER BY created_at DESC, rowid DESC LIMIT ?').all(limit) as JobRow[])
-      .map((r) => this.toRecord(r));
+  listJobs(limit: number, state?: JobState): JobRecord[] {
+    const rows = state === undefined
+      ? this.db.prepare('SELECT * FROM jobs ORDER BY created_at DESC, rowid DESC LIMIT ?').all(limit)
+      : this.db.prepare('SELECT * FROM jobs WHERE state = ? ORDER BY created_at DESC, rowid DESC LIMIT ?').all(state, limit);
+    return (rows as JobRow[]).map((r) => this.toRecord(r));
   }
 
   jobInstances(jobId: string): JobInstance[] {

@@ -114,7 +114,8 @@ export interface JobStore {
   getJob(id: string): JobRecord | null;
   /** The newest finished job of a series created before `beforeVersion` (what a new version supersedes). */
   previousDoneJob(seriesInstanceUID: string, beforeVersion: number): JobRecord | null;
-  listJobs(limit: number): JobRecord[];
+  /** Newest first; only jobs in `state` when given. */
+  listJobs(limit: number, state?: JobState): JobRecord[];
   /** Instances covered by a job (those recorded when it was created). */
   jobInstances(jobId: string): JobInstance[];
   /** Oldest queued job, marked running with attempts+1; null when none. */
