@@ -47,10 +47,16 @@ export class OutboxDispatcher {
     this.notify();
   }
 
-  async stop(): Promise<void> {
+  /**
+   * Stop starting attempts and wait (bounded) for the one in flight. An attempt still running after
+   * `graceMs` is abandoned: its delivery stays pending and is sent again after the restart (same UIDs /
+   * message control ID, so the peer sees a repeat, not a new result).
+   */
+  async stop(graceMs = 5000): Promise<void> {
     this.stopped = true;
     if (this.timer !== null) clearInterval(this.timer);
-    while (this.busy) await new Promise((r) => setTimeout(r, 50));
+    const deadline = Date.now() + graceMs;
+    while (this.busy && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
   }
 
   /** New deliveries may be due: run a pass now (coalesced if one is running). */
