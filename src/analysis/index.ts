@@ -29,6 +29,15 @@ export interface AnalyzeOptions {
   minT11Confidence?: number;
 }
 
+/** A gap between adjacent slices this many times the usual spacing means missing slices: warn. */
+const UNEVEN_GAP_FACTOR = 1.5;
+
+export function largestSliceGapMm(volume: CtVolume): number {
+  let gap = 0;
+  for (let k = 1; k < volume.slices; k++) gap = Math.max(gap, Math.abs(volume.sliceZMm[k - 1]! - volume.sliceZMm[k]!));
+  return gap;
+}
+
 /** Share of the body outline on the image edge / padding above which the measurement gets a warning. */
 const FOV_CUT_WARNING_FRACTION = 0.02;
 
@@ -80,6 +89,10 @@ export function analyzeVolume(volume: CtVolume, options: AnalyzeOptions = {}): A
   const minT11Confidence = options.minT11Confidence ?? DEFAULT_MIN_T11_CONFIDENCE;
   if (volume.excluded.length) {
     warnings.push(`${volume.excluded.length} instance(s) not used (see excluded list)`);
+  }
+  const gap = largestSliceGapMm(volume);
+  if (volume.slices > 1 && gap > UNEVEN_GAP_FACTOR * volume.sliceSpacingMm) {
+    warnings.push(`uneven slice spacing: a gap of ${gap.toFixed(1)} mm (usual ${volume.sliceSpacingMm.toFixed(2)} mm), slices may be missing`);
   }
   const levelFinding = runLevelFinder(volume, minT11Confidence, warnings);
   const algorithm = {
