@@ -128,8 +128,8 @@ export function createStowRouter(deps: StowDeps): express.Router {
     }
     const declaredLength = Number(req.headers['content-length'] ?? NaN);
     if (Number.isFinite(declaredLength) && declaredLength > maxBytes) {
+      // Connection: close makes Node end the socket after the answer instead of reading the body.
       sendError(res, 413, `STOW body of ${declaredLength} bytes exceeds http.maxStowBytes (${maxBytes})`, true);
-      req.resume();
       return;
     }
     // The spool dirs must exist before a part file is opened (once per process it also empties
@@ -148,10 +148,8 @@ export function createStowRouter(deps: StowDeps): express.Router {
       await Promise.all(partFiles.map((p) => discardIncoming(p).catch(() => undefined)));
       if (err instanceof BodyTooLargeError) {
         log.warn({ maxBytes }, 'STOW body refused: too large');
+        // Connection: close: the rest of the body is not read; Node closes the socket after the answer.
         sendError(res, 413, err.message, true);
-        // Stop reading a body we will not use; the client sees the 413 and a closed connection.
-        const socket = req.socket;
-        res.once('finish', () => socket?.destroy());
       } else if (err instanceof MultipartError) {
         log.warn({ err: err.message }, 'STOW body refused: malformed multipart');
         sendError(res, 400, `malformed multipart/related body: ${err.message}`);
