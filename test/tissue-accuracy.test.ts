@@ -138,6 +138,14 @@ describe('analysis: not assessable paths', () => {
     assert.ok(result.reason && result.reason.length > 5);
   });
 
+  it('warns about a missing slice (uneven spacing) and still measures at an override slice', async () => {
+    const files = seriesFiles('totalseg-abdomen').filter((f) => !f.endsWith('IM0015.dcm'));
+    const volume = await buildCtVolume(lazyInputs(files));
+    const result = analyzeVolume(volume, { atSliceSopInstanceUID: volume.sopInstanceUIDs[3]! });
+    assert.equal(result.assessable, true);
+    assert.ok(result.warnings.some((w) => /uneven slice spacing: a gap of 6\.0 mm \(usual 3\.00 mm\)/.test(w)), result.warnings.join('; '));
+  });
+
   it('an override SOPInstanceUID that is not in the series is refused', async () => {
     await assert.rejects(
       analyzeSeries(lazyInputs(seriesFiles('totalseg-abdomen')), { atSliceSopInstanceUID: '1.2.3' }),
