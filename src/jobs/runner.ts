@@ -121,8 +121,9 @@ export class JobRunner {
       log.error({ attempts: job.attempts }, 'job interrupted too often: failed');
       return;
     }
+    // Timings of an interrupted earlier run would mix with this one's: the job view shows one run.
+    this.store.clearStages(job.id);
     if (job.attempts > 1) {
-      this.store.clearStages(job.id);
       log.warn({ attempt: job.attempts }, 'resuming interrupted job');
     } else {
       log.info({ version: job.version, kind: job.kind, instances: job.instanceCount }, 'job started');
