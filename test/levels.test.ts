@@ -293,6 +293,7 @@ describe('vertebral numbering from rib pairs (synthetic counts)', function () {
       firstSlice: slice - 5,
       lastSlice: slice + 5,
       reachMm,
+      reachTruncated: false,
       atEdge: false,
     });
     const pairs: RibPair[] = [];

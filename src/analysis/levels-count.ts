@@ -44,6 +44,11 @@ export interface CountInput {
   zAt: (slice: number) => number;
 }
 
+/** Shortest plausible adult vertebral height, disc centre to disc centre (upper thoracic ~18 mm). */
+const MIN_VERTEBRA_MM = 16;
+/** Tallest plausible adult vertebral height, disc centre to disc centre (lumbar ~35-40 mm). */
+const MAX_VERTEBRA_MM = 45;
+
 const THORACIC: LevelName[] = ['T1', 'T2', 'T3', 'T4', 'T5', 'T6', 'T7', 'T8', 'T9', 'T10', 'T11', 'T12'];
 const LUMBAR: LevelName[] = ['L1', 'L2', 'L3', 'L4', 'L5'];
 
@@ -64,6 +69,11 @@ function pairReach(p: RibPair): number {
   return Math.max(p.right?.reachMm ?? 0, p.left?.reachMm ?? 0);
 }
 
+/** Rib length only a lower bound on a side that is present (the rib leaves the bottom of the scan). */
+function reachUnknown(p: RibPair): boolean {
+  return !!(p.right?.reachTruncated || p.left?.reachTruncated);
+}
+
 function fmt(z: number): string {
   return z.toFixed(1);
 }
@@ -71,8 +81,10 @@ function fmt(z: number): string {
 export function countLevels(input: CountInput): CountResult {
   const { intervals, pairs, zAt } = input;
   const evidence: string[] = [];
+  // Typical vertebral height (disc to disc) in slices; with fewer than three whole vertebrae in
+  // view the median is not trusted and a lower-thoracic adult value is used.
   const full = intervals.filter((iv) => !iv.partial).map((iv) => iv.lower - iv.upper);
-  const pitch = full.length ? full.sort((a, b) => a - b)[full.length >> 1]! : 24 / input.sliceMm;
+  const pitch = full.length >= 3 ? full.sort((a, b) => a - b)[full.length >> 1]! : 24 / input.sliceMm;
 
   const intervalOf = (slice: number): number => {
     for (let j = 0; j < intervals.length; j++) {
@@ -99,7 +111,8 @@ export function countLevels(input: CountInput): CountResult {
   const nextReach = pairs.slice(1, 3).map(pairReach);
   // Rib 1 is much shorter than ribs 2-3; ribs 2 and 3 are similar. A short pair above another
   // short pair is a cervical rib above rib 1 (or two cut ribs): not counted from.
-  const firstIsShort = m >= 3 && nextReach.length === 2 && pairReach(first) <= 0.8 * Math.min(...nextReach);
+  const lengthsKnown = pairs.slice(0, 3).every((p) => !reachUnknown(p));
+  const firstIsShort = m >= 3 && lengthsKnown && pairReach(first) <= 0.8 * Math.min(...nextReach);
   const secondIsNormal = nextReach.length === 2 && nextReach[0]! >= 0.75 * nextReach[1]!;
   if (firstIsShort && secondIsNormal) {
     topDown = pairs.map((_, i) => i + 1);
@@ -119,14 +132,18 @@ export function countLevels(input: CountInput): CountResult {
   const below = intervals[lastInterval + 1];
   // L1 must be wholly in view to say it carries no rib: a 12th rib can cross beside the lower
   // half of T12 and the top of L1, so a cut vertebra below the last rib proves nothing.
-  if (lastInterval >= 0 && lastInterval < intervals.length && below && !below.partial) {
+  // It must also be as tall as a vertebra (a spurious disc inside T12 must not make a "rib-free L1").
+  const belowTallEnough = !!below && (below.lower - below.upper) * input.sliceMm >= MIN_VERTEBRA_MM;
+  if (lastInterval >= 0 && lastInterval < intervals.length && below && !below.partial && belowTallEnough) {
     bottomUp = pairs.map((_, i) => 12 - (m - 1 - i));
-    // Floating = clearly shorter than the rib above; with no rib above in view it is unproven.
-    const above = m >= 2 ? pairReach(pairs[m - 2]!) : 0;
-    lastRibFloating = m >= 2 && pairReach(last) <= 0.8 * above;
+    // Floating = clearly shorter than the rib above; with no rib above in view, or a rib that
+    // leaves the scan (length unknown), it is unproven.
+    const above = m >= 2 ? pairs[m - 2]! : null;
+    // (The rib above may leave the scan: its true reach is then longer still, so the test holds.)
+    lastRibFloating = !!above && !reachUnknown(last) && pairReach(last) <= 0.8 * pairReach(above);
     evidence.push(
       `bottom-up: lowest rib pair at z ${fmt(zAt(last.slice))} (reaches ${Math.round(pairReach(last))} mm` +
-        `${lastRibFloating ? ', short floating rib' : m >= 2 ? ', not shorter than the rib above' : ', no rib above in view to compare'}` +
+        `${lastRibFloating ? ', short floating rib' : m < 2 ? ', no rib above in view to compare' : reachUnknown(last) ? ', rib length unknown (leaves the scan)' : ', not shorter than the rib above'}` +
         `${last.right && last.left ? '' : ', one side only'})` +
         ` read as rib 12; the vertebra below (z ${fmt(zAt(below.upper))} to ${fmt(zAt(below.lower))}) carries no rib: L1`,
     );
@@ -139,9 +156,9 @@ export function countLevels(input: CountInput): CountResult {
   // counting up from T12); pairs cut by the FOV edge and partial vertebrae are left out because
   // their position is not measurable.
   const atEdge = (p: RibPair): boolean => !!(p.right?.atEdge || p.left?.atEdge);
-  const consistencyOf = (numbers: number[], from: number): { ok: boolean; note: string } => {
+  const consistencyOf = (numbers: number[], from: number, to = m - 1): { ok: boolean; note: string } => {
     let breaks = 0;
-    for (let i = Math.max(1, from); i < m; i++) {
+    for (let i = Math.max(1, from); i <= Math.min(m - 1, to); i++) {
       const a = pairs[i - 1]!;
       const b = pairs[i]!;
       if (atEdge(a) || atEdge(b)) continue;
@@ -156,15 +173,15 @@ export function countLevels(input: CountInput): CountResult {
   };
 
   let numbers: number[] | null = null;
+  /** Confidence of the count itself; a level's own confidence can be lower (local disc problems). */
   let confidence = 0;
   let reason: string | null = null;
   if (topDown && bottomUp) {
     if (m === 12) {
       numbers = topDown;
       const c = consistencyOf(numbers, 0);
-      confidence = c.ok ? 0.95 : 0.5;
+      confidence = 0.95;
       evidence.push(`top-down and bottom-up counts agree (12 rib pairs); ${c.note}`);
-      if (!c.ok) reason = 'vertebral boundaries do not match the rib pairs: level uncertain';
     } else {
       confidence = 0.2;
       evidence.push(`top-down and bottom-up counts disagree: ${m} rib pairs between the first rib and the first rib-free vertebra (12 expected)`);
@@ -172,47 +189,69 @@ export function countLevels(input: CountInput): CountResult {
     }
   } else if (bottomUp) {
     numbers = bottomUp;
+    // Counting up from T12 depends on the lowest rib pairs and discs only.
     const c = consistencyOf(numbers, m - 4);
     const bilateral = !!(last.right && last.left);
     confidence = c.ok && lastRibFloating && bilateral ? 0.75 : 0.45;
-    evidence.push(`bottom-up count only (top of the thorax not counted); ${c.note}`);
+    evidence.push(`bottom-up count only (top of the thorax not counted); ${c.note} near T12`);
     if (!c.ok) reason = 'rib pairs and disc spaces do not match near T12: count uncertain';
-    else if (!lastRibFloating) reason = 'lowest rib pair is not clearly a floating 12th rib: a missed short rib cannot be excluded';
+    else if (!lastRibFloating) reason = 'lowest rib pair is not clearly a floating 12th rib: T12 not confirmed';
     else if (!bilateral) reason = 'lowest rib found on one side only: T12 not confirmed';
   } else if (topDown) {
     numbers = topDown;
+    // Counting down from T1 depends on every rib pair: one missed or extra pair shifts all levels.
     const c = consistencyOf(numbers, 0);
-    confidence = c.ok ? 0.75 : 0.4;
+    confidence = c.ok && m <= 12 ? 0.75 : 0.4;
     evidence.push(`top-down count only (T12/L1 not confirmed); ${c.note}`);
-    if (!c.ok) reason = 'rib pairs and disc spaces do not match: count from T1 uncertain';
+    if (m > 12) reason = `${m} rib pairs counted from the first rib (12 expected): count uncertain`;
+    else if (!c.ok) reason = 'rib pairs and disc spaces do not match: count from T1 uncertain';
   } else {
     reason = 'neither the first rib (T1) nor the last rib-bearing vertebra (T12) could be identified';
   }
 
   const named: NamedInterval[] = [];
+  let t11Confidence = confidence;
   if (numbers) {
-    const byName = new Map<LevelName, number>();
+    const byName = new Map<LevelName, { interval: number; pairIndex: number }>();
     numbers.forEach((n, i) => {
       const name = THORACIC[n - 1];
-      if (name) byName.set(name, predictedInterval(i, n));
+      if (name) byName.set(name, { interval: predictedInterval(i, n), pairIndex: i });
     });
     if (bottomUp || (topDown && m === 12)) {
       const t12 = byName.get('T12');
-      if (t12 !== undefined) LUMBAR.forEach((name, i) => byName.set(name, t12 + 1 + i));
+      if (t12 !== undefined) LUMBAR.forEach((name, i) => byName.set(name, { interval: t12.interval + 1 + i, pairIndex: t12.pairIndex }));
     }
-    for (const [name, interval] of byName) {
-      if (interval < 0 || interval >= intervals.length) continue;
-      named.push({ name, interval, confidence });
+    // A whole vertebra must be vertebra-sized: a spurious or missed disc makes it too short or
+    // too tall, and then its extent (and mid-slice) would be wrong.
+    const implausible = (iv: Interval): boolean => {
+      const mm = (iv.lower - iv.upper) * input.sliceMm;
+      return !iv.partial && (mm < MIN_VERTEBRA_MM || mm > MAX_VERTEBRA_MM);
+    };
+    // A level's extent depends on the discs next to it: checked on the rib pairs around it.
+    const levelConfidence = (pairIndex: number): number =>
+      consistencyOf(numbers!, pairIndex - 1, pairIndex + 2).ok ? confidence : Math.min(confidence, 0.5);
+    for (const [name, { interval, pairIndex }] of byName) {
+      const iv = intervals[interval];
+      if (!iv) continue;
+      if (implausible(iv)) {
+        evidence.push(`${name}: disc-to-disc height ${((iv.lower - iv.upper) * input.sliceMm).toFixed(0)} mm is implausible; not reported`);
+        continue;
+      }
+      const c = levelConfidence(pairIndex);
+      if (name === 'T11') t11Confidence = c;
+      named.push({ name, interval, confidence: c });
     }
     if (!reason) {
       const t11 = byName.get('T11');
-      const iv = t11 === undefined ? undefined : intervals[t11];
-      if (t11 === undefined) {
+      const iv = t11 === undefined ? undefined : intervals[t11.interval];
+      if (iv && implausible(iv)) reason = 'T11 body boundaries not found reliably';
+      else if (t11 === undefined) {
         const lowest = numbers[numbers.length - 1]!;
         reason = lowest < 11 ? `T11 not in view (rib count ends at T${lowest})` : 'T11 not in view (above the top of the scan)';
-      } else if (!iv) reason = t11 < 0 ? 'T11 not fully in view (at the top edge of the scan)' : 'T11 not fully in view (at the bottom edge of the scan)';
+      } else if (!iv) reason = t11.interval < 0 ? 'T11 not fully in view (at the top edge of the scan)' : 'T11 not fully in view (at the bottom edge of the scan)';
       else if (iv.partial) reason = 'T11 only partly in view';
+      else if (t11Confidence < confidence) reason = 'disc spaces around T11 do not match the rib pairs: T11 extent uncertain';
     }
   }
-  return { named, t11Confidence: confidence, reason, evidence };
+  return { named, t11Confidence, reason, evidence };
 }

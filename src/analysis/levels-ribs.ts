@@ -21,6 +21,12 @@ export interface RibCrossing {
   lastSlice: number;
   /** How far from the body centre the rib's component reaches, mm. */
   reachMm: number;
+  /**
+   * True when the rib's component touches the lowest slice: ribs fall as they run laterally, so
+   * its lateral part may be below the scan and its reach is only a lower bound. (A rib cut by
+   * the top of the scan loses its medial part, not its lateral reach.)
+   */
+  reachTruncated: boolean;
   /** True when the crossing touches the first or last slice (its centre is uncertain). */
   atEdge: boolean;
 }
@@ -182,6 +188,7 @@ export function findRibs(grid: WorkGrid, track: SpineTrack): RibFinding {
           firstSlice: part.first,
           lastSlice: part.last,
           reachMm: runReach,
+          reachTruncated: (kMax.get(run.label) ?? 0) === slices - 1,
           atEdge: part.first === 0 || part.last === slices - 1,
         });
       }

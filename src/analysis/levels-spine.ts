@@ -7,7 +7,7 @@
  * slices of the slab, near the midline, in the posterior half of the body" finds it without
  * any prior about the scanner or the field of view.
  */
-import type { WorkGrid } from './levels-grid.ts';
+import type { BodyOutline, WorkGrid } from './levels-grid.ts';
 
 export interface SpineTrack {
   /** Per slice: vertebral body centre on the work grid (fractional row/column). NaN when unknown. */
@@ -20,7 +20,7 @@ export interface SpineTrack {
   anchorsTotal: number;
 }
 
-const BONE_HU = 200;
+const BONE_HU = 150;
 /** Mean HU over a slab above which a voxel is counted as vertebral body (trabecular bone + discs averaged). */
 const SLAB_BODY_HU = 75;
 const ANCHOR_STEP_MM = 6;
@@ -102,45 +102,72 @@ class SlabWindow {
 }
 
 function findAnchor(grid: WorkGrid, k: number, slab: SlabWindow): Anchor {
-  const { rows, columns: cols } = grid;
   const none: Anchor = { slice: k, found: false, row: NaN, col: NaN, radiusMm: NaN };
   const count = slab.moveTo(k);
   const outline = grid.body[k]!;
   if (!outline.found) return none;
-  const persist = slab.persist;
-  const huSum = slab.huSum;
+  // Strongest persistent-bone spots first; the first one that has a vertebral body with a spinal
+  // canal behind it is the spine (a contrast-filled aorta is persistent and dense too, but what
+  // lies behind it is the vertebral body, not a canal).
+  for (const spot of persistentBoneSpots(grid, slab, outline, count)) {
+    const body = vertebralBodyNear(grid, slab, count, spot.row, spot.col);
+    if (body) return { slice: k, found: true, ...body };
+  }
+  return none;
+}
 
+/** Up to three local maxima (>= 20 mm apart) of box-filtered bone persistence in the posterior-central body. */
+function persistentBoneSpots(grid: WorkGrid, slab: SlabWindow, outline: BodyOutline, count: number): { row: number; col: number }[] {
+  const { rows, columns: cols } = grid;
   // Box-filter the persistence so a whole vertebra outranks a thin persistent line (table edge, rib).
   const boxR = Math.max(1, Math.round(5 / grid.pixelMm[0]));
   const boxC = Math.max(1, Math.round(5 / grid.pixelMm[1]));
-  const smooth = boxFilter(persist, rows, cols, boxR, boxC);
-
+  const smooth = boxFilter(slab.persist, rows, cols, boxR, boxC);
   const width = outline.maxCol - outline.minCol;
   const depth = outline.maxRow - outline.minRow;
   const postSign = grid.posteriorRowSign;
-  let bestP = -1;
-  let bestVal = 0;
-  for (let r = outline.minRow; r <= outline.maxRow; r++) {
-    // Posterior half of the body: the sternum and anterior structures are never the spine.
-    if ((r - outline.centreRow) * postSign < -0.05 * depth) continue;
-    for (let c = outline.minCol; c <= outline.maxCol; c++) {
-      if (Math.abs(c - outline.centreCol) > 0.2 * width) continue;
-      const p = r * cols + c;
-      const v = smooth[p]!;
-      if (v > bestVal) {
-        bestVal = v;
-        bestP = p;
+  const spots: { row: number; col: number; value: number }[] = [];
+  const sepR = 20 / grid.pixelMm[0];
+  const sepC = 20 / grid.pixelMm[1];
+  for (let n = 0; n < 3; n++) {
+    let bestP = -1;
+    let bestVal = 0;
+    for (let r = outline.minRow; r <= outline.maxRow; r++) {
+      // Posterior half of the body: the sternum and anterior structures are never the spine.
+      if ((r - outline.centreRow) * postSign < -0.05 * depth) continue;
+      for (let c = outline.minCol; c <= outline.maxCol; c++) {
+        if (Math.abs(c - outline.centreCol) > 0.2 * width) continue;
+        if (spots.some((s) => Math.abs(s.row - r) < sepR && Math.abs(s.col - c) < sepC)) continue;
+        const v = smooth[r * cols + c]!;
+        if (v > bestVal) {
+          bestVal = v;
+          bestP = r * cols + c;
+        }
       }
     }
+    // At least ~40 % bone occupancy over the box and the slab: otherwise there is no spine here.
+    if (bestP < 0 || bestVal < 0.4 * count) break;
+    const row = (bestP / cols) | 0;
+    spots.push({ row, col: bestP - row * cols, value: bestVal });
   }
-  // At least ~40 % bone occupancy over the box and the slab: otherwise there is no spine here.
-  if (bestP < 0 || bestVal < 0.4 * count) return none;
-  const spineRow = (bestP / cols) | 0;
-  const spineCol = bestP - spineRow * cols;
+  return spots;
+}
 
-  // Vertebral body = the thickest bony structure next to the spine point: deepest point of the
-  // distance transform of the slab-mean bone mask (posterior elements and ribs are thin).
-  const winR = Math.round(45 / grid.pixelMm[0]);
+/**
+ * The vertebral body next to a persistent-bone spot: the thickest bony structure (deepest point of
+ * the distance transform of the slab-mean bone mask; posterior elements and ribs are thin), with
+ * a spinal canal behind it. Null when there is none.
+ */
+function vertebralBodyNear(
+  grid: WorkGrid,
+  slab: SlabWindow,
+  count: number,
+  spineRow: number,
+  spineCol: number,
+): { row: number; col: number; radiusMm: number } | null {
+  const { rows, columns: cols } = grid;
+  const huSum = slab.huSum;
+  const winR = Math.round(60 / grid.pixelMm[0]);
   const winC = Math.round(45 / grid.pixelMm[1]);
   const r0 = Math.max(0, spineRow - winR);
   const r1 = Math.min(rows - 1, spineRow + winR);
@@ -172,25 +199,54 @@ function findAnchor(grid: WorkGrid, k: number, slab: SlabWindow): Anchor {
     }
   }
   // A vertebral body is at least ~8 mm deep (radius) even in a child; less is a rib or lamina.
-  if (bestD < 6) return none;
+  if (bestD < 6) return null;
   // The single deepest pixel wanders inside a round body from slab to slab; the centroid of the
   // deep core (distance >= 70 % of the maximum, connected to it) is stable.
   const core = coreCentroid(dist, wr, wc, bodyRow - r0, bodyCol - c0, 0.7 * bestD);
+  const coreRow = Math.round(core.row);
+  const coreCol = Math.round(core.col);
+  const run = apRun(mask, wr, wc, coreRow, coreCol, Math.round(45 / grid.pixelMm[0]));
+  if (!canalBehind(mask, wr, wc, sign > 0 ? run.b : run.a, coreCol, sign, grid.pixelMm[0])) return null;
   // The disc profile is read at the anteroposterior middle of the body (between the anterior
   // cortex and the canal), as a reader would on a mid-sagittal view; tilted endplates make the
   // disc's height depend on where along AP it is read.
-  const apMid = apMidpoint(mask, wr, wc, Math.round(core.row), Math.round(core.col), Math.round(45 / grid.pixelMm[0]));
-  return { slice: k, found: true, row: apMid + r0, col: core.col + c0, radiusMm: bestD };
+  return { row: (run.a + run.b) / 2 + r0, col: core.col + c0, radiusMm: bestD };
 }
 
-/** Midpoint of the run of mask pixels through (row, col) along the column, capped at maxLen. */
-function apMidpoint(mask: Uint8Array, rows: number, cols: number, row: number, col: number, maxLen: number): number {
-  if (!mask[row * cols + col]) return row;
+/**
+ * Behind the body's posterior cortex: a dark gap of 5-30 mm (the canal) and then bone again within
+ * 40 mm (laminae, spinous process). Checked on the column through the body and 3 mm either side.
+ */
+function canalBehind(mask: Uint8Array, rows: number, cols: number, edgeRow: number, col: number, sign: 1 | -1, rowMm: number): boolean {
+  const minGap = Math.round(5 / rowMm);
+  const maxGap = Math.round(30 / rowMm);
+  const maxReach = Math.round(40 / rowMm);
+  const side = Math.max(1, Math.round(3 / rowMm));
+  for (const c of [col, col - side, col + side]) {
+    if (c < 0 || c >= cols) continue;
+    let gap = 0;
+    let r = edgeRow + sign;
+    while (r >= 0 && r < rows && !mask[r * cols + c] && gap <= maxGap) {
+      gap++;
+      r += sign;
+    }
+    if (gap < minGap || gap > maxGap) continue;
+    for (let d = 0; d < maxReach - gap; d++, r += sign) {
+      if (r < 0 || r >= rows) break;
+      if (mask[r * cols + c]) return true;
+    }
+  }
+  return false;
+}
+
+/** Ends of the run of mask pixels through (row, col) along the column, each capped at maxLen. */
+function apRun(mask: Uint8Array, rows: number, cols: number, row: number, col: number, maxLen: number): { a: number; b: number } {
+  if (!mask[row * cols + col]) return { a: row, b: row };
   let a = row;
   let b = row;
   while (a > 0 && mask[(a - 1) * cols + col] && row - a < maxLen) a--;
   while (b < rows - 1 && mask[(b + 1) * cols + col] && b - row < maxLen) b++;
-  return (a + b) / 2;
+  return { a, b };
 }
 
 function coreCentroid(dist: Float32Array, rows: number, cols: number, r0: number, c0: number, minD: number): { row: number; col: number } {
@@ -411,7 +467,7 @@ function removeShortIntervals(discs: number[], feature: Float64Array): number[] 
   const typical = lengths.length ? median(lengths) : Infinity;
   for (;;) {
     let worst = -1;
-    let worstRatio = 0.65;
+    let worstRatio = 0.7;
     for (let i = 1; i < d.length; i++) {
       const len = d[i]! - d[i - 1]!;
       const neigh: number[] = [];

@@ -59,10 +59,17 @@ export function findVertebralLevels(volume: CtVolume, options: LevelFinderOption
   const counted = countLevels({ intervals, pairs: ribs.pairs, slices: grid.slices, sliceMm: grid.sliceMm, zAt });
   evidence.push(...counted.evidence);
 
+  // Levels below the confidence threshold are not reported as levels (a consumer must never pick
+  // up a doubtful T4 or T12); what they would have been stays in the evidence.
   const levels: Partial<Record<LevelName, VertebralLevel>> = {};
+  const withheld: string[] = [];
   for (const n of counted.named) {
-    const iv = intervals[n.interval]!;
-    levels[n.name] = toLevel(volume, n.name, iv, n.confidence, grid.sliceMm);
+    const level = toLevel(volume, n.name, intervals[n.interval]!, n.confidence, grid.sliceMm);
+    if (n.confidence >= minConfidence) levels[n.name] = level;
+    else withheld.push(`${n.name} ${level.zMm.toFixed(1)}`);
+  }
+  if (withheld.length) {
+    evidence.push(`not reported (confidence ${counted.t11Confidence.toFixed(2)} below ${minConfidence.toFixed(2)}): tentative ${withheld.join(', ')} mm`);
   }
   let reason = counted.reason;
   const t11 = levels.T11;
