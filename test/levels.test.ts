@@ -254,6 +254,14 @@ describe('vertebral level finder', function () {
     console.log(`      T11 given on ${given}/${total} fields of view, wrong on 0`);
   });
 
+  it('chest-ct-1 with 8 slices missing at T9 (incomplete transfer): not assessable, says why', function () {
+    const v = cropVolume(chest, (z) => z > -215 || z < -225);
+    const { f, ms } = timed(v);
+    printFinding('chest-ct-1 minus z -215..-225', f, ms);
+    assert.equal(f.t11Assessable, false);
+    assert.match(f.reason ?? '', /slices missing/);
+  });
+
   it('totalseg-abdomen (L2 to T12, T11 body above the field of view): never T11 on another vertebra', async function () {
     const v = await buildCtVolume(readSeries(join(DATA, 'totalseg-abdomen', 'dicom')));
     const { f, ms } = timed(v);

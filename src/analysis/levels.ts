@@ -41,6 +41,8 @@ export function findVertebralLevels(volume: CtVolume, options: LevelFinderOption
   const evidence: string[] = [];
   const extentMm = Math.abs(grid.zMm[grid.slices - 1]! - grid.zMm[0]!);
   if (grid.slices < 3) return notAssessable('too few slices to find vertebral levels');
+  const gap = largestGap(grid.zMm);
+  if (gap) return notAssessable(`slices missing: ${gap.mm.toFixed(1)} mm gap at z ${gap.zMm.toFixed(1)} mm (vertebrae cannot be counted across it)`);
 
   const track = trackSpine(grid);
   evidence.push(`spine found in ${track.anchorsFound} of ${track.anchorsTotal} slabs over ${extentMm.toFixed(0)} mm`);
@@ -117,6 +119,21 @@ function toLevel(volume: CtVolume, name: LevelName, iv: Interval, confidence: nu
     confidence,
     partial: iv.partial,
   };
+}
+
+/**
+ * Levels are counted in slice steps, so the slices must be evenly spaced: a step more than 1.6x
+ * the median (missing instances) is reported instead of silently stretching the anatomy.
+ */
+function largestGap(z: number[]): { mm: number; zMm: number } | null {
+  const steps = z.slice(1).map((v, i) => Math.abs(v - z[i]!));
+  const sorted = steps.slice().sort((a, b) => a - b);
+  const typical = sorted[sorted.length >> 1]!;
+  let worst: { mm: number; zMm: number } | null = null;
+  steps.forEach((step, i) => {
+    if (step > 1.6 * typical && (!worst || step > worst.mm)) worst = { mm: step, zMm: z[i]! };
+  });
+  return worst;
 }
 
 function interpolateZ(z: number[], slice: number): number {
