@@ -63,6 +63,12 @@ export function buildWorkGrid(volume: CtVolume): WorkGrid {
   const [rowMm, colMm] = volume.pixelSpacingMm;
   if (!(rowMm > 0) || !(colMm > 0)) throw new LevelInputError('pixel spacing missing or not positive');
   const posteriorRowSign = posteriorRowSignOf(volume.imageOrientationPatient);
+  if (volume.sliceZMm.length !== slices) throw new LevelInputError('slice positions do not match the slice count');
+  // Counting from the first rib down and from the last rib up needs head-first order (patient z
+  // grows towards the head in DICOM LPS).
+  if (slices > 1 && !(volume.sliceZMm[0]! > volume.sliceZMm[slices - 1]!)) {
+    throw new LevelInputError('slices are not ordered head first');
+  }
 
   const fr = Math.max(1, Math.round(TARGET_PIXEL_MM / rowMm));
   const fc = Math.max(1, Math.round(TARGET_PIXEL_MM / colMm));

@@ -6,6 +6,14 @@
  *   (from the last, floating rib above a rib-free L1) -> named vertebrae with confidence.
  * Never guesses: when T11 is out of view, cut by the field of view, or the counts are missing
  * or disagree, T11 is "not assessable" with a plain reason.
+ *
+ * Confidence of a level: 0.95 when both counts agree (12 rib pairs); 0.75 with one count only
+ * (bottom-up: the lowest pair is bilateral, clearly shorter than the one above and a whole
+ * rib-free vertebra follows; or top-down from a recognisably short first rib); at most 0.5 when
+ * the rib pairs and the disc spaces next to that level do not match; 0.2 when the counts disagree.
+ * Levels below `minT11Confidence` are not put in `levels` (they are listed in the evidence).
+ * A level's body extent runs between the detected disc centres (2 mm of each disc left out);
+ * `partial` marks a body cut by the scan's top or bottom. T11 is measured at its mid-slice.
  */
 import type { CtVolume, LevelFinding, LevelName, VertebralLevel } from './types.ts';
 import { buildWorkGrid, LevelInputError } from './levels-grid.ts';
