@@ -61,17 +61,21 @@ async function analyze(inputs: DicomInput[], req: ComputeRequest): Promise<{ res
     return await analyzeSeries(inputs, options);
   } catch (e) {
     if (!(e instanceof NotAssessableInputError)) throw e;
-    return { volume: null, result: {
-      assessable: false,
-      reason: e.message,
-      levelFinding: { t11Assessable: false, reason: e.message, levels: {}, evidence: [], algorithmVersion: LEVEL_FINDER_VERSION },
-      measuredSlice: null,
-      bodyComposition: null,
-      masks: null,
-      algorithm: { name: ALGORITHM_NAME, version: ALGORITHM_VERSION, parameters: {} },
-      warnings: [],
-    } };
+    return { volume: null, result: notAssessable(e.message) };
   }
+}
+
+function notAssessable(reason: string): AnalysisResult {
+  return {
+    assessable: false,
+    reason,
+    levelFinding: { t11Assessable: false, reason, levels: {}, evidence: [], algorithmVersion: LEVEL_FINDER_VERSION },
+    measuredSlice: null,
+    bodyComposition: null,
+    masks: null,
+    algorithm: { name: ALGORITHM_NAME, version: ALGORITHM_VERSION, parameters: {} },
+    warnings: [],
+  };
 }
 
 /**
@@ -144,10 +148,13 @@ export async function computeJob(req: ComputeRequest): Promise<ComputeResult> {
   const source = readSourceContext(first);
   const inputs = lazyInputs(req.paths);
 
-  const { result: analysis, volume } = await timed(stages, 'analyze', () => analyze(inputs, req), ({ result: a }) =>
-    a.assessable ? `T11 measured at z ${a.measuredSlice?.zMm} mm (${a.measuredSlice?.source})` : `not assessable: ${a.reason ?? ''}`);
+  const failure = req.failure;
+  const { result: analysis, volume } = failure !== null
+    ? { result: notAssessable(failure), volume: null }
+    : await timed(stages, 'analyze', () => analyze(inputs, req), ({ result: a }) =>
+      a.assessable ? `T11 measured at z ${a.measuredSlice?.zMm} mm (${a.measuredSlice?.source})` : `not assessable: ${a.reason ?? ''}`);
 
-  const risk = await timed(stages, 'risk', () => estimateRisk(analysis, volume, req, warnings), (r) =>
+  const risk = failure !== null ? null : await timed(stages, 'risk', () => estimateRisk(analysis, volume, req, warnings), (r) =>
     r === null ? 'skipped' : `${r.inputsUsed}, p=${r.probability.toFixed(3)}`);
 
   const reportInput: ReportInput = {

@@ -13,6 +13,11 @@ export interface ComputeRequest {
   paths: string[];
   /** Set for a radiologist override: measure at this slice instead of the level finder's T11. */
   atSliceSopInstanceUID: string | null;
+  /**
+   * Set when the job could not be processed (compute crashed, interrupted too often): no analysis is
+   * attempted; the SR/ORU only say that the series could not be processed, and why.
+   */
+  failure: string | null;
   /** Set when this result replaces an earlier SR (override, or a new version of the series). */
   correction: { reason: string; replacesSopInstanceUID: string | null; replacesSeriesInstanceUID: string | null } | null;
   outputIds: JobOutputIds;

@@ -116,11 +116,6 @@ export class JobRunner {
 
   private async process(job: JobRecord): Promise<void> {
     const log = this.log.child({ jobId: job.id });
-    if (job.attempts > MAX_ATTEMPTS) {
-      this.store.failJob(job.id, `processing was interrupted ${job.attempts - 1} times; giving up (see service log)`, Date.now());
-      log.error({ attempts: job.attempts }, 'job interrupted too often: failed');
-      return;
-    }
     // Timings of an interrupted earlier run would mix with this one's: the job view shows one run.
     this.store.clearStages(job.id);
     if (job.attempts > 1) {
@@ -137,10 +132,9 @@ export class JobRunner {
       return this.fail(job, 'load', t0, `no readable instance files in the spool (${instances.length} recorded)`);
     }
     const missing = instances.length - present.length;
-    const firstPath = present[0]!.path;
     let clinical: ClinicalRecord | null = null;
     try {
-      const source = await this.computer.readSource(firstPath);
+      const source = await this.computer.readSource(present[0]!.path);
       const key = patientKey(source.patientId);
       this.store.setPatientKey(job.id, key);
       const stored = this.store.getClinical(key);
@@ -150,15 +144,70 @@ export class JobRunner {
     }
     this.stage(job.id, 'load', t0, true,
       `${present.length} instances${missing > 0 ? `, ${missing} missing from the spool` : ''}; clinical data ${clinical === null ? 'absent' : 'found'}`);
+    const request = this.computeRequest(job, present.map((i) => i.path), clinical);
+    const extraWarnings = missing > 0 ? [`${missing} instance file(s) missing from the spool were left out`] : [];
 
-    // --- compute: analysis, risk model, report objects (pure; may run in a worker)
-    const correction = this.correctionFor(job);
+    if (job.attempts > MAX_ATTEMPTS) {
+      // Crash loop (e.g. the process is killed while analysing this series): stop trying, but tell the PACS/EHR.
+      const reason = `processing was interrupted ${job.attempts - 1} times; giving up (see service log)`;
+      log.error({ attempts: job.attempts }, 'job interrupted too often');
+      return this.failWithReport(job, request, reason, extraWarnings);
+    }
+
+    // --- compute: analysis, risk model, report objects (pure; runs in a worker)
+    t0 = Date.now();
+    let result: ComputeResult;
+    try {
+      result = await this.computer.compute(request);
+    } catch (e) {
+      if (this.stopped) return this.releaseForShutdown(job, log);
+      this.stage(job.id, 'compute', t0, false, describeError(e));
+      return this.failWithReport(job, request, describeError(e), extraWarnings);
+    }
+    if (this.stopped) return this.releaseForShutdown(job, log);
+    const written = this.writeAndEnqueue(job, result, extraWarnings);
+    if (written === null) return;
+
+    const assessable = result.analysis.assessable;
+    this.store.finishJob(job.id, {
+      outcome: assessable ? 'measured' : 'not-assessable',
+      reason: assessable ? null : result.analysis.reason,
+      warnings: written.warnings,
+      resultJson: written.resultJson,
+    }, Date.now());
+    log.info({ outcome: assessable ? 'measured' : 'not-assessable', deliveries: written.queued.length }, 'job done');
+  }
+
+  /** Shutdown interrupted the job: the next start resumes it (not counted as a crash). */
+  private releaseForShutdown(job: JobRecord, log: Logger): void {
+    this.store.releaseForShutdown(job.id);
+    log.warn('job interrupted by shutdown: resumes at the next start');
+  }
+
+  /**
+   * The job failed: still send an SR/ORU that say the series could not be processed and why, so the
+   * radiologist is not left waiting for a result that will never come. The job itself ends 'failed'.
+   */
+  private async failWithReport(job: JobRecord, request: ComputeRequest, reason: string, extraWarnings: string[]): Promise<void> {
+    const t0 = Date.now();
+    try {
+      const report = await this.computer.compute({ ...request, failure: `bonemet could not process this series: ${reason}` });
+      if (this.writeAndEnqueue(job, report, extraWarnings) === null) return;
+    } catch (e) {
+      this.stage(job.id, 'failure-report', t0, false, describeError(e));
+    }
+    this.store.failJob(job.id, reason, Date.now());
+    this.log.error({ jobId: job.id, reason }, 'job failed');
+  }
+
+  private computeRequest(job: JobRecord, paths: string[], clinical: ClinicalRecord | null): ComputeRequest {
     const created = new Date(job.createdAt);
-    const request: ComputeRequest = {
+    return {
       jobId: job.id,
-      paths: present.map((i) => i.path),
+      paths,
       atSliceSopInstanceUID: job.overrideSopInstanceUID,
-      correction,
+      failure: null,
+      correction: this.correctionFor(job),
       outputIds: job.outputIds,
       contentDate: dicomDate(created),
       contentTime: dicomTime(created),
@@ -171,31 +220,19 @@ export class JobRunner {
       hl7: this.config.hl7,
       softwareVersion: this.softwareVersion,
     };
-    t0 = Date.now();
-    let result: ComputeResult;
-    try {
-      result = await this.computer.compute(request);
-    } catch (e) {
-      if (this.stopped) {
-        // Shutdown interrupted the computation: the next start resumes it (not counted as a crash).
-        this.store.releaseForShutdown(job.id);
-        log.warn('job interrupted by shutdown: resumes at the next start');
-        return;
-      }
-      return this.fail(job, 'compute', t0, describeError(e));
-    }
-    if (this.stopped) {
-      this.store.releaseForShutdown(job.id);
-      log.warn('shutdown during the job: it resumes at the next start');
-      return;
-    }
+  }
+
+  /**
+   * Record the compute stages, write the outputs under results/<jobId>/ (atomic; same UIDs on a re-run,
+   * so rewriting is harmless) and enqueue one delivery per configured destination. Null when writing failed
+   * (the job is then failed).
+   */
+  private writeAndEnqueue(job: JobRecord, result: ComputeResult, extraWarnings: string[]): { warnings: string[]; resultJson: string; queued: DeliveryChannel[] } | null {
     for (const s of result.stages) {
       this.store.recordStage(job.id, s);
       this.hooks.onStage?.(s);
     }
-
-    // --- write: outputs under results/<jobId>/ (atomic; same UIDs on a re-run, so rewriting is harmless)
-    t0 = Date.now();
+    let t0 = Date.now();
     const outputs: JobOutput[] = [];
     const rel = (name: string): string => path.join('results', job.id, name);
     const write = (kind: JobOutput['kind'], name: string, data: Uint8Array | string, sop: string | null): void => {
@@ -204,8 +241,7 @@ export class JobRunner {
       this.store.addOutput(job.id, o);
       outputs.push(o);
     };
-    const warnings = [...result.analysis.warnings, ...result.warnings];
-    if (missing > 0) warnings.push(`${missing} instance file(s) missing from the spool were left out`);
+    const warnings = [...result.analysis.warnings, ...result.warnings, ...extraWarnings];
     const resultJson = JSON.stringify(this.resultDocument(job, result, warnings), null, 2);
     try {
       if (result.sr !== null) write('sr', 'sr.dcm', result.sr.bytes, result.sr.sopInstanceUID);
@@ -213,23 +249,15 @@ export class JobRunner {
       if (result.oru !== null) write('oru', 'oru.hl7', result.oru, null);
       write('result-json', 'result.json', resultJson, null);
     } catch (e) {
-      return this.fail(job, 'write', t0, `cannot write results: ${describeError(e)}`);
+      this.fail(job, 'write', t0, `cannot write results: ${describeError(e)}`);
+      return null;
     }
     this.stage(job.id, 'write', t0, true, outputs.map((o) => o.kind).join(', '));
 
-    // --- enqueue: one delivery per configured destination (idempotent per job and channel)
     t0 = Date.now();
     const queued = this.enqueueDeliveries(job, outputs);
     this.stage(job.id, 'enqueue', t0, true, queued.length === 0 ? 'no destination configured: results kept in the data dir' : queued.join(', '));
-
-    const assessable = result.analysis.assessable;
-    this.store.finishJob(job.id, {
-      outcome: assessable ? 'measured' : 'not-assessable',
-      reason: assessable ? null : result.analysis.reason,
-      warnings,
-      resultJson,
-    }, Date.now());
-    log.info({ outcome: assessable ? 'measured' : 'not-assessable', deliveries: queued.length }, 'job done');
+    return { warnings, resultJson, queued };
   }
 
   private correctionFor(job: JobRecord): ComputeRequest['correction'] {
