@@ -53,7 +53,7 @@ export interface StorescpPeer {
   host: string;
   port: number;
   aet: string;
-  /** Where received files land (`-od`). */
+  /** Where received files land (`-od`); removed by stop() when startStorescp created it. */
   dir: string;
   /** Files currently in `dir`. */
   receivedFiles(): string[];
@@ -68,6 +68,8 @@ export async function startStorescp(
   dir?: string,
   opts: { aet?: string; port?: number; extraArgs?: string[] } = {},
 ): Promise<StorescpPeer> {
+  // A dir we create is ours to remove on stop(); a caller's dir is left for the caller to inspect.
+  const ownsDir = dir === undefined;
   const outDir = dir ?? fs.mkdtempSync(path.join(os.tmpdir(), 'storescp-'));
   fs.mkdirSync(outDir, { recursive: true });
   const port = opts.port ?? (await freePort());
@@ -89,6 +91,7 @@ export async function startStorescp(
     stop: async () => {
       await proc.stop();
       fs.rmSync(logPath, { force: true });
+      if (ownsDir) fs.rmSync(outDir, { recursive: true, force: true });
     },
   };
 }
