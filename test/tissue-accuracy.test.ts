@@ -9,13 +9,19 @@ import path from 'node:path';
 import { analyzeSeries, analyzeVolume } from '../src/analysis/index.ts';
 import { buildCtVolume } from '../src/analysis/volume.ts';
 import { readSliceHeader } from '../src/analysis/decode.ts';
-import { segmentTissues } from '../src/analysis/tissue.ts';
+import { segmentTissues, segmentTissuesOnSlice } from '../src/analysis/tissue.ts';
+import { renderQaPng } from '../src/analysis/qa-image.ts';
+import { PNG } from 'pngjs';
 import { erode } from '../src/analysis/morphology.ts';
 import { maskAreaCm2 } from '../src/analysis/measures.ts';
 import type { CtVolume } from '../src/analysis/types.ts';
 import { CT_DATA, dice, lazyInputs, readArrayBuffer, referenceMasks, seriesFiles } from './helpers/ct-data.ts';
 
 const pct = (ours: number, ref: number) => (100 * (ours - ref)) / ref;
+
+/** chest-ct-1 is analysed once and shared by the tests that need it (keeps the suite short). */
+let chestAnalysis: ReturnType<typeof analyzeSeries> | null = null;
+const analyzeChest = () => (chestAnalysis ??= analyzeSeries(lazyInputs(seriesFiles('chest-ct-1'))));
 
 describe('tissue accuracy: totalseg-abdomen top slices (InstanceNumber 28-30) vs TotalSegmentator', () => {
   const dir = path.join(CT_DATA, 'totalseg-abdomen');
@@ -111,7 +117,7 @@ describe('tissue accuracy: j2k-ct erector spinae areas vs reference_areas_per_sl
 
 describe('tissue: chest-ct-1 at the level finder T11 (no reference masks exist)', () => {
   it('finds T11 in the documented range and gives plausible areas; indices only with height', async () => {
-    const { result, volume } = await analyzeSeries(lazyInputs(seriesFiles('chest-ct-1')));
+    const { result, volume } = await analyzeChest();
     console.log(`      assessable ${result.assessable}, measured z ${result.measuredSlice?.zMm}, ${JSON.stringify(result.bodyComposition)}`);
     assert.equal(result.assessable, true, result.reason ?? '');
     const z = result.measuredSlice!.zMm;
@@ -151,5 +157,41 @@ describe('analysis: not assessable paths', () => {
       analyzeSeries(lazyInputs(seriesFiles('totalseg-abdomen')), { atSliceSopInstanceUID: '1.2.3' }),
       /override slice: the given SOPInstanceUID is not a slice of the analysed series/,
     );
+  });
+});
+
+describe('tissue: 2-D core and QA picture', () => {
+  it('segmentTissuesOnSlice gives the same masks for Float32 HU (cohort images) as for Int16', async () => {
+    const volume = await buildCtVolume(lazyInputs(seriesFiles('totalseg-abdomen')));
+    const n = volume.rows * volume.columns;
+    const k = 2;
+    const int16 = segmentTissues(volume, k);
+    const float = segmentTissuesOnSlice({
+      hu: Float32Array.from(volume.hu.subarray(k * n, (k + 1) * n)),
+      rows: volume.rows,
+      columns: volume.columns,
+      pixelSpacingMm: volume.pixelSpacingMm,
+      paddingMask: volume.paddingMask.subarray(k * n, (k + 1) * n),
+    });
+    for (const key of ['body', 'subcutaneousFat', 'visceralFat', 'erectorSpinae', 'insideWall'] as const) {
+      assert.deepEqual(float[key], int16[key], key);
+    }
+    assert.throws(() => segmentTissuesOnSlice({ hu: new Int16Array(10), rows: 4, columns: 4, pixelSpacingMm: [1, 1] }), /expected 4x4/);
+  });
+
+  it('renderQaPng draws the T11 line in red at its z on the sagittal panel and the axial slice beside it', async () => {
+    const { result, volume } = await analyzeChest();
+    assert.equal(result.assessable, true);
+    const png = PNG.sync.read(Buffer.from(renderQaPng(volume, result)));
+    assert.equal(png.width, volume.rows + volume.columns + 10);
+    // Sagittal rows are in physical proportion: z -> row = (z0 - z) / row spacing.
+    const t11 = result.levelFinding.levels.T11!;
+    const y = Math.round(Math.abs(volume.sliceZMm[0]! - t11.zMm) / volume.pixelSpacingMm[0]);
+    let red = 0;
+    for (let x = 0; x < volume.rows - 61; x++) {
+      const o = (y * png.width + x) * 4;
+      if (png.data[o] === 255 && png.data[o + 1] === 60 && png.data[o + 2] === 60) red++;
+    }
+    assert.ok(red > 50, `only ${red} red pixels on the T11 row ${y}`);
   });
 });
