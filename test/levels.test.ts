@@ -9,6 +9,8 @@ import dcmjs from 'dcmjs';
 import { buildCtVolume } from '../src/analysis/volume.ts';
 import { findVertebralLevels } from '../src/analysis/levels.ts';
 import { countLevels, crossingShift, type Interval } from '../src/analysis/levels-count.ts';
+import { buildWorkGrid } from '../src/analysis/levels-grid.ts';
+import { trackSpine } from '../src/analysis/levels-spine.ts';
 import type { RibPair, RibCrossing } from '../src/analysis/levels-ribs.ts';
 import type { CtVolume, DicomInput, LevelFinding, LevelName } from '../src/analysis/types.ts';
 
@@ -252,6 +254,30 @@ describe('vertebral level finder', function () {
       }
     }
     console.log(`      T11 given on ${given}/${total} fields of view, wrong on 0`);
+  });
+
+  it('chest-ct-1 with a contrast-dense (350 HU) aorta-like tube beside the spine: the tube is not taken for the spine', function () {
+    // Arterial contrast makes the descending aorta as dense and as persistent as bone; place a
+    // 26 mm tube 28 mm anterior and 22 mm left of the vertebral body centre in every slice.
+    const grid = buildWorkGrid(chest);
+    const track = trackSpine(grid);
+    const scale = grid.pixelMm[0] / chest.pixelSpacingMm[0];
+    const px = chest.pixelSpacingMm[0];
+    const hu = Int16Array.from(chest.hu);
+    for (let k = 0; k < chest.slices; k++) {
+      const r0 = track.bodyRow[k]! * scale - 28 / px;
+      const c0 = track.bodyCol[k]! * scale + 22 / px;
+      for (let r = Math.floor(r0 - 13 / px); r <= r0 + 13 / px; r++) {
+        for (let c = Math.floor(c0 - 13 / px); c <= c0 + 13 / px; c++) {
+          if (((r - r0) ** 2 + (c - c0) ** 2) * px * px <= 169) hu[k * chest.rows * chest.columns + r * chest.columns + c] = 350;
+        }
+      }
+    }
+    const { f, ms } = timed({ ...chest, hu });
+    printFinding('chest-ct-1 + dense aorta', f, ms);
+    if (f.t11Assessable) assert.ok(f.levels.T11!.zMm >= -275 && f.levels.T11!.zMm <= -262, `T11 mid z ${f.levels.T11!.zMm}`);
+    assert.deepEqual(wrongLevels(f), []);
+    assert.equal(f.t11Assessable, true, 'the spine is still found');
   });
 
   it('chest-ct-1 with 8 slices missing at T9 (incomplete transfer): not assessable, says why', function () {

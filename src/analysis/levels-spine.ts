@@ -206,7 +206,7 @@ function vertebralBodyNear(
   const coreRow = Math.round(core.row);
   const coreCol = Math.round(core.col);
   const run = apRun(mask, wr, wc, coreRow, coreCol, Math.round(45 / grid.pixelMm[0]));
-  if (!canalBehind(mask, wr, wc, sign > 0 ? run.b : run.a, coreCol, sign, grid.pixelMm[0])) return null;
+  if (!canalBehind(mask, wr, wc, sign > 0 ? run.b : run.a, coreCol, sign, grid.pixelMm[0], grid.pixelMm[1])) return null;
   // The disc profile is read at the anteroposterior middle of the body (between the anterior
   // cortex and the canal), as a reader would on a mid-sagittal view; tilted endplates make the
   // disc's height depend on where along AP it is read.
@@ -215,9 +215,11 @@ function vertebralBodyNear(
 
 /**
  * Behind the body's posterior cortex: a dark gap of 5-30 mm (the canal) and then bone again within
- * 40 mm (laminae, spinous process). Checked on the column through the body and 3 mm either side.
+ * 40 mm (laminae, spinous process), with bone at both sides of the gap. Checked on the column
+ * through the body and 3 mm either side.
  */
-function canalBehind(mask: Uint8Array, rows: number, cols: number, edgeRow: number, col: number, sign: 1 | -1, rowMm: number): boolean {
+function canalBehind(mask: Uint8Array, rows: number, cols: number, edgeRow: number, col: number, sign: 1 | -1, rowMm: number, colMm: number): boolean {
+  const lateralReach = Math.round(20 / colMm);
   const minGap = Math.round(5 / rowMm);
   const maxGap = Math.round(30 / rowMm);
   const maxReach = Math.round(40 / rowMm);
@@ -231,11 +233,24 @@ function canalBehind(mask: Uint8Array, rows: number, cols: number, edgeRow: numb
       r += sign;
     }
     if (gap < minGap || gap > maxGap) continue;
+    let closedBehind = false;
     for (let d = 0; d < maxReach - gap; d++, r += sign) {
       if (r < 0 || r >= rows) break;
-      if (mask[r * cols + c]) return true;
+      if (mask[r * cols + c]) {
+        closedBehind = true;
+        break;
+      }
     }
+    // The canal is also closed at the sides (pedicles, laminae): bone within 20 mm left and right
+    // of its middle. Lung or fat behind a dense vessel is open to the side.
+    const midRow = edgeRow + sign * Math.round(gap / 2);
+    if (closedBehind && boneWithin(mask, cols, midRow, c, -1, lateralReach) && boneWithin(mask, cols, midRow, c, 1, lateralReach)) return true;
   }
+  return false;
+}
+
+function boneWithin(mask: Uint8Array, cols: number, row: number, col: number, dir: -1 | 1, reach: number): boolean {
+  for (let d = 1, c = col + dir; d <= reach && c >= 0 && c < cols; d++, c += dir) if (mask[row * cols + c]) return true;
   return false;
 }
 
