@@ -44,21 +44,51 @@ async function validateFile(filePath: string, expected: ExpectedIdentity): Promi
   }
 }
 
+/** A fully received instance in .incoming, as handed over by the transport. */
+export interface IncomingInstance {
+  path: string;
+  /** Still-open descriptor of `path` (flushed and closed here), or null to re-open by path. */
+  fd?: number | null;
+  /** The complete file content when the transport kept it (small instances), else read from disk. */
+  bytes?: Buffer | null;
+  /** A write failure while receiving: the instance is refused as out of resources. */
+  writeError?: Error | null;
+}
+
+function flushAndClose(fd: number): Promise<void> {
+  return new Promise<void>((resolve, reject) => {
+    fs.fdatasync(fd, (syncErr) => {
+      fs.close(fd, (closeErr) => {
+        const err = syncErr ?? closeErr;
+        if (err) reject(err);
+        else resolve();
+      });
+    });
+  });
+}
+
 export async function acceptIncomingFile(
   ctx: AcceptContext,
-  incomingPath: string,
+  incoming: IncomingInstance | string,
   provenance: Provenance,
   expected: ExpectedIdentity = {},
 ): Promise<AcceptOutcome> {
-  // The data flush runs on the thread pool while this thread reads back and validates: the two
-  // together cost about max(flush, validate) instead of their sum per instance.
-  const flushed = flushIncoming(incomingPath).then(
+  const { path: incomingPath, fd = null, bytes = null, writeError = null } = typeof incoming === 'string' ? { path: incoming } : incoming;
+  // The data flush runs on the thread pool while this thread validates: the two together cost about
+  // max(flush, validate) instead of their sum per instance.
+  const flushed = (fd !== null ? flushAndClose(fd) : flushIncoming(incomingPath)).then(
     () => null,
     (err: unknown) => err as Error,
   );
+  if (writeError) {
+    await flushed;
+    await discardIncoming(incomingPath).catch(() => undefined);
+    ctx.logger.error({ err: writeError.message }, 'could not write incoming data set');
+    return { stored: false, refusal: outOfResources('could not write to the spool (disk?)', { sopClassUID: '', sopInstanceUID: '' }) };
+  }
   let verdict: ReturnType<typeof validateInstance>;
   try {
-    verdict = await validateFile(incomingPath, expected);
+    verdict = bytes ? validateInstance(bytes, expected) : await validateFile(incomingPath, expected);
   } catch (err) {
     await flushed;
     await discardIncoming(incomingPath).catch(() => undefined);

@@ -1,4 +1,3 @@
-import fs from 'node:fs';
 import type { AddressInfo, Server as NetServer, Socket } from 'node:net';
 import { Writable } from 'node:stream';
 import dimse from 'dcmjs-dimse';
@@ -9,7 +8,8 @@ import { acceptIncomingFile, type AcceptContext } from './accept-instance.ts';
 import { decidePresentationContext, isCallingAeAllowed, normaliseAeTitle } from './negotiation.ts';
 import { quietDimseLibraries } from './dimse-logging.ts';
 import { buildPart10Header } from './part10-header.ts';
-import { discardIncoming, newIncomingPath, prepareSpool } from './spool.ts';
+import { IncomingFileWriter } from './incoming-file.ts';
+import { prepareSpool } from './spool.ts';
 import { ACCEPTED_SOP_CLASSES, STATUS } from './validate-instance.ts';
 
 /**
@@ -39,7 +39,8 @@ export interface DimseListener {
 /** How one incoming C-STORE data set is being received. */
 type Receipt =
   | { kind: 'refuse-class'; sopClassUID: string }
-  | { kind: 'file'; path: string; stream: fs.WriteStream; error: Error | null; handedOver: boolean };
+  | { kind: 'unwritable'; error: Error }
+  | { kind: 'file'; writer: IncomingFileWriter; handedOver: boolean };
 
 const PROCESSING_FAILURE = 0x0110;
 
@@ -129,16 +130,17 @@ export async function startDimseListener(config: BonemetConfig, sink: IngestSink
         this.receipts.set(request, { kind: 'refuse-class', sopClassUID });
         return new Writable({ write: (_chunk, _enc, done) => done() });
       }
-      const path = newIncomingPath(config.dataDir);
-      const file = fs.createWriteStream(path);
-      const receipt: Receipt = { kind: 'file', path, stream: file, error: null, handedOver: false };
-      const socket = (this as unknown as { socket?: Socket }).socket;
-      // Without a listener an ENOSPC/EIO 'error' event would crash the whole service.
-      file.on('error', (err) => {
-        receipt.error = err;
-        if (socket?.isPaused()) socket.resume(); // no 'drain' will come: keep reading (the data is refused later)
-      });
-      file.write(
+      let writer: IncomingFileWriter;
+      try {
+        writer = new IncomingFileWriter(config.dataDir);
+      } catch (err) {
+        // Could not even create the file (disk full, permissions): swallow the data, answer A700.
+        this.receipts.set(request, { kind: 'unwritable', error: err as Error });
+        return new Writable({ write: (_chunk, _enc, done) => done() });
+      }
+      const receipt: Receipt = { kind: 'file', writer, handedOver: false };
+      this.receipts.set(request, receipt);
+      writer.write(
         buildPart10Header({
           sopClassUID,
           sopInstanceUID: request.getAffectedSopInstanceUid(),
@@ -146,29 +148,28 @@ export async function startDimseListener(config: BonemetConfig, sink: IngestSink
           sourceAeTitle: this.callingAeTitle,
         }),
       );
-      this.receipts.set(request, receipt);
       // dcmjs-dimse waits for 'drain' only after the first fragment, so a disk slower than the network
       // would pile the data set up in memory. Pausing the socket while the file is behind pushes back
-      // on the sender through TCP instead. Finishes only once the file is closed; never emits 'error'
-      // (dcmjs-dimse does not listen for it): a write failure is reported through the receipt.
-      // Node emits no 'drain' once a stream is ending, so 'close' must resume the socket too.
+      // on the sender through TCP instead. Node emits no 'drain' once a stream is ending, so 'finish'
+      // resumes the socket too. The returned stream never emits 'error' (dcmjs-dimse does not listen
+      // for it): a write failure is recorded on the writer and answered with A700.
+      const socket = (this as unknown as { socket?: Socket }).socket;
       const resume = (): void => {
         if (socket?.isPaused()) socket.resume();
       };
-      file.once('close', resume);
+      writer.once('finish', resume);
       return new Writable({
         highWaterMark: 1024 * 1024,
         write(chunk: Buffer, _encoding, done) {
-          if (receipt.error === null && !file.write(chunk) && socket && !socket.isPaused()) {
+          if (!writer.write(chunk) && socket && !socket.isPaused()) {
             socket.pause();
-            file.once('drain', resume);
+            writer.once('drain', resume);
           }
           done();
         },
         final(done) {
-          if (file.closed) return done();
-          file.once('close', () => done());
-          file.end();
+          writer.once('finish', () => done());
+          writer.end();
         },
       });
     }
@@ -210,15 +211,15 @@ export async function startDimseListener(config: BonemetConfig, sink: IngestSink
         log.warn({ callingAe: this.callingAeTitle, sopClassUID: receipt.sopClassUID, status: '0x0122' }, 'instance refused: SOP class not supported');
         return { status: STATUS.sopClassNotSupported, comment: `SOP class ${receipt.sopClassUID} not supported: CT only`.slice(0, 64) };
       }
-      receipt.handedOver = true;
-      if (receipt.error) {
-        await discardIncoming(receipt.path).catch(() => undefined);
-        log.error({ err: receipt.error.message }, 'could not write incoming data set');
+      if (receipt.kind === 'unwritable') {
+        log.error({ err: receipt.error.message }, 'could not create an incoming spool file');
         return { status: STATUS.outOfResources, comment: 'could not write to the spool (disk?)' };
       }
+      receipt.handedOver = true;
+      const taken = receipt.writer.takeOver();
       const outcome = await acceptIncomingFile(
         acceptCtx,
-        receipt.path,
+        { path: taken.path, fd: taken.fd, bytes: taken.bytes, writeError: taken.error },
         { receivedVia: 'dimse', callingAeTitle: this.callingAeTitle || null },
         { sopClassUID: request.getAffectedSopClassUid(), sopInstanceUID: request.getAffectedSopInstanceUid() },
       );
@@ -227,10 +228,7 @@ export async function startDimseListener(config: BonemetConfig, sink: IngestSink
 
     private discardUnfinished(): void {
       for (const [request, receipt] of this.receipts) {
-        if (receipt.kind === 'file' && !receipt.handedOver) {
-          receipt.stream.destroy();
-          void discardIncoming(receipt.path).catch(() => undefined);
-        }
+        if (receipt.kind === 'file' && !receipt.handedOver) void receipt.writer.discard().catch(() => undefined);
         this.receipts.delete(request);
       }
     }

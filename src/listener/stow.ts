@@ -1,4 +1,3 @@
-import fs from 'node:fs';
 import { Transform, type TransformCallback, type Writable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import express, { type Request, type Response } from 'express';
@@ -7,7 +6,8 @@ import type { BonemetConfig } from '../config/schema.ts';
 import type { IngestSink } from '../jobs/ingest-sink.ts';
 import { acceptIncomingFile, type AcceptContext, type AcceptOutcome } from './accept-instance.ts';
 import { MultipartError, MultipartRelatedSplitter, parseMediaType } from './multipart-related.ts';
-import { discardIncoming, newIncomingPath, prepareSpool } from './spool.ts';
+import { IncomingFileWriter } from './incoming-file.ts';
+import { prepareSpool } from './spool.ts';
 import { isValidUid, STATUS, type InstanceRefusal } from './validate-instance.ts';
 
 /**
@@ -89,15 +89,16 @@ export function createStowRouter(deps: StowDeps): express.Router {
   const maxBytes = config.http.maxStowBytes;
   const router = express.Router();
 
-  const acceptPart = async (headers: Record<string, string>, index: number, path: string, studyInUrl: string | undefined): Promise<PartResult> => {
+  const acceptPart = async (headers: Record<string, string>, index: number, writer: IncomingFileWriter, studyInUrl: string | undefined): Promise<PartResult> => {
     const partType = parseMediaType(headers['content-type']);
     if (partType && partType.mediaType !== 'application/dicom') {
-      await discardIncoming(path);
+      await writer.discard();
       return { ok: false, sopClassUID: '', sopInstanceUID: '', status: STATUS.cannotUnderstand, detail: `part ${index + 1} is ${partType.mediaType}, not application/dicom` };
     }
+    const taken = writer.takeOver();
     const outcome: AcceptOutcome = await acceptIncomingFile(
       acceptCtx,
-      path,
+      { path: taken.path, fd: taken.fd, bytes: taken.bytes, writeError: taken.error },
       { receivedVia: 'stow', callingAeTitle: null },
       studyInUrl === undefined ? {} : { studyInstanceUID: studyInUrl },
     );
@@ -136,16 +137,16 @@ export function createStowRouter(deps: StowDeps): express.Router {
     // .incoming, which holds nothing acknowledged).
     await prepareSpool(config.dataDir);
 
-    const partFiles: string[] = [];
+    const partFiles: IncomingFileWriter[] = [];
     const splitter = new MultipartRelatedSplitter(boundary, (): Writable => {
-      const path = newIncomingPath(config.dataDir);
-      partFiles.push(path);
-      return fs.createWriteStream(path);
+      const writer = new IncomingFileWriter(config.dataDir, { memoryLimit: 0, keepFdOpen: false });
+      partFiles.push(writer);
+      return writer;
     });
     try {
       await pipeline(req, byteLimit(maxBytes), splitter);
     } catch (err) {
-      await Promise.all(partFiles.map((p) => discardIncoming(p).catch(() => undefined)));
+      await Promise.all(partFiles.map((w) => w.discard().catch(() => undefined)));
       if (err instanceof BodyTooLargeError) {
         log.warn({ maxBytes }, 'STOW body refused: too large');
         // Connection: close: the rest of the body is not read; Node closes the socket after the answer.
@@ -153,6 +154,9 @@ export function createStowRouter(deps: StowDeps): express.Router {
       } else if (err instanceof MultipartError) {
         log.warn({ err: err.message }, 'STOW body refused: malformed multipart');
         sendError(res, 400, `malformed multipart/related body: ${err.message}`);
+      } else if (['ENOSPC', 'EMFILE', 'ENFILE', 'EIO', 'EACCES', 'EROFS'].includes((err as NodeJS.ErrnoException).code ?? '')) {
+        log.error({ err: (err as Error).message }, 'STOW body could not be spooled');
+        sendError(res, 503, 'the spool is not writable right now; retry later');
       } else {
         log.warn({ err: (err as Error).message }, 'STOW body not fully received (client went away?)');
         sendError(res, 400, 'request body could not be read completely');
@@ -171,9 +175,9 @@ export function createStowRouter(deps: StowDeps): express.Router {
     const worker = async (): Promise<void> => {
       for (let i = next++; i < splitter.parts.length; i = next++) {
         const part = splitter.parts[i];
-        const path = partFiles[i];
-        if (part === undefined || path === undefined) continue;
-        results[i] = await acceptPart(part.headers, i, path, studyInUrl);
+        const writer = partFiles[i];
+        if (part === undefined || writer === undefined) continue;
+        results[i] = await acceptPart(part.headers, i, writer, studyInUrl);
       }
     };
     await Promise.all(Array.from({ length: Math.min(PARALLEL_COMMITS, splitter.parts.length) }, worker));
