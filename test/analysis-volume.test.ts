@@ -2,7 +2,7 @@ import { strict as assert } from 'node:assert';
 import fs from 'node:fs';
 import path from 'node:path';
 import { execFileSync } from 'node:child_process';
-import { buildCtVolume } from '../src/analysis/volume.ts';
+import { buildCtVolume, toSourceGrid } from '../src/analysis/volume.ts';
 import { NotAssessableInputError } from '../src/analysis/errors.ts';
 import { segmentTissues } from '../src/analysis/tissue.ts';
 import { readPatientSizeM, readSliceHeader } from '../src/analysis/decode.ts';
@@ -245,7 +245,37 @@ describe('analysis volume: transfer syntaxes, exclusions, geometry (totalseg-abd
     const v = await buildCtVolume(inputs);
     assert.deepEqual(v.imageOrientationPatient, [1, 0, 0, 0, 1, 0]);
     assert.ok(sameBytes(v.hu, reference.hu));
+    assert.deepEqual(v.sourceGrid, { rows: 101, columns: 122, imageOrientationPatient: [-1, 0, 0, 0, -1, 0], transposed: false, flipRows: true, flipColumns: true });
+    // Mapping a stored slice back gives the rotated source pixels again.
+    const n = v.rows * v.columns;
+    const back = toSourceGrid(v.hu.slice(0, n), v);
+    const rotated = reference.hu.slice(0, n).reverse();
+    assert.ok(sameBytes(back, rotated));
+    assert.equal(reference.sourceGrid, undefined);
     v.imagePositionPatient[0]!.forEach((c, i) => assert.ok(Math.abs(c - reference.imagePositionPatient[0]![i]!) < 1e-3));
+  });
+
+  it('reorients a transposed grid (IOP 0\\1\\0\\1\\0\\0) to the canonical grid', async () => {
+    const inputs = files.map((f) => ({
+      label: path.basename(f),
+      bytes: editDicom(readArrayBuffer(f), (ds) => {
+        const rows = ds.Rows as number;
+        const cols = ds.Columns as number;
+        const px = new Int16Array((ds.PixelData[0] as ArrayBuffer).slice(0));
+        const t = new Int16Array(px.length);
+        for (let r = 0; r < rows; r++) for (let c = 0; c < cols; c++) t[c * rows + r] = px[r * cols + c]!;
+        ds.Rows = cols;
+        ds.Columns = rows;
+        ds.ImageOrientationPatient = [0, 1, 0, 1, 0, 0];
+        ds.PixelData = [t.buffer];
+      }),
+    }));
+    const v = await buildCtVolume(inputs);
+    assert.equal(v.rows, reference.rows);
+    assert.equal(v.columns, reference.columns);
+    assert.deepEqual(v.imageOrientationPatient, [1, 0, 0, 0, 1, 0]);
+    assert.ok(sameBytes(v.hu, reference.hu));
+    assert.equal(v.sourceGrid?.transposed, true);
   });
 
   it('reads PatientSize only when plausible', async () => {

@@ -50,6 +50,25 @@ export interface CtVolume {
   patientSizeM: number | null;
   /** Instances not used, with why. */
   excluded: ExcludedInstance[];
+  /**
+   * Set when the source images were flipped/transposed into the canonical grid (columns -> patient
+   * left, rows -> posterior). Masks must be mapped back (analysis/volume.ts `toSourceGrid`) before they
+   * are written against the source images (SEG, overlays). Absent = stored grid is the source grid.
+   */
+  sourceGrid?: SourceGridMapping;
+}
+
+export interface SourceGridMapping {
+  /** Source image size (DICOM Rows/Columns). */
+  rows: number;
+  columns: number;
+  /** Source ImageOrientationPatient. */
+  imageOrientationPatient: number[];
+  /** Stored rows run along the source columns. */
+  transposed: boolean;
+  /** Stored rows/columns run opposite to the (possibly transposed) source rows/columns. */
+  flipRows: boolean;
+  flipColumns: boolean;
 }
 
 /** Value used for padding voxels inside `hu`; chosen below any real tissue so thresholds never catch it. */

@@ -307,5 +307,28 @@ export async function buildCtVolume(inputs: DicomInput[]): Promise<CtVolume> {
     imagePositionPatient,
     patientSizeM,
     excluded,
+    ...(identity
+      ? {}
+      : { sourceGrid: { rows: h0.rows, columns: h0.columns, imageOrientationPatient: h0.imageOrientationPatient!.slice(), ...map } }),
   };
+}
+
+/**
+ * Maps a per-slice mask (or any per-pixel array) from the stored canonical grid back onto the source
+ * DICOM pixel grid, for writing SEG objects or overlays against the original images.
+ */
+export function toSourceGrid<T extends Uint8Array | Int16Array>(stored: T, volume: Pick<CtVolume, 'rows' | 'columns' | 'sourceGrid'>): T {
+  const src = volume.sourceGrid;
+  if (!src) return stored;
+  const { rows, columns } = volume;
+  const out = new (stored.constructor as { new (n: number): T })(src.rows * src.columns);
+  for (let r = 0; r < rows; r++) {
+    for (let c = 0; c < columns; c++) {
+      const rr = src.flipRows ? rows - 1 - r : r;
+      const cc = src.flipColumns ? columns - 1 - c : c;
+      const s = src.transposed ? cc * src.columns + rr : rr * src.columns + cc;
+      out[s] = stored[r * columns + c]!;
+    }
+  }
+  return out;
 }
