@@ -154,6 +154,21 @@ function outline(mask: Uint8Array, i: number, columns: number): boolean {
   return !!mask[i] && (!mask[i - 1] || !mask[i + 1] || !mask[i - columns] || !mask[i + columns]);
 }
 
+/** Greedy word wrap for the bitmap font (fixed character width). */
+function wrap(text: string, perLine: number): string[] {
+  const lines: string[] = [];
+  let current = '';
+  for (const word of text.split(/\s+/).filter(Boolean)) {
+    if (current && current.length + 1 + word.length > perLine) {
+      lines.push(current);
+      current = '';
+    }
+    current = current ? `${current} ${word}` : word.slice(0, perLine);
+  }
+  if (current) lines.push(current);
+  return lines;
+}
+
 function fmt(x: number | null | undefined, digits = 1): string {
   return x === null || x === undefined ? '-' : x.toFixed(digits);
 }
@@ -245,14 +260,14 @@ export function renderQaPng(volume: CtVolume, result: AnalysisResult): Uint8Arra
     line(`ESMA ${fmt(bc.esmaCm2)} CM2  ESMI ${fmt(bc.esmiCm2M2)}`, GREEN);
     line(bc.heightM ? `HEIGHT ${fmt(bc.heightM, 2)} M (${bc.heightSource})` : 'HEIGHT UNKNOWN: NO INDICES', GREY);
   } else {
-    line('NOT ASSESSABLE', RED);
-    const reason = (result.reason ?? '').toUpperCase();
-    const perLine = Math.floor((width - 16) / 12);
-    for (let i = 0; i < reason.length && i < perLine * 4; i += perLine) line(reason.slice(i, i + perLine), GREY);
+    line(`NOT ASSESSABLE (AXIAL PANEL: MIDDLE SLICE ${k + 1}/${slices}, NO MEASUREMENT)`, RED);
+    for (const l of wrap(result.reason ?? '', Math.floor((width - 16) / 12)).slice(0, 3)) line(l, GREY);
   }
   for (const w of result.warnings.slice(0, 2)) {
-    if (y > canvas.height - 16) break;
-    line(`! ${w}`.slice(0, Math.floor((width - 16) / 12)), GREY);
+    for (const l of wrap(`! ${w}`, Math.floor((width - 16) / 12))) {
+      if (y > canvas.height - 16) break;
+      line(l, GREY);
+    }
   }
 
   const png = new PNG({ width: canvas.width, height: canvas.height });
