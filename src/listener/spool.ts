@@ -100,6 +100,10 @@ async function ensureDirDurably(dir: string, root: string): Promise<void> {
   await fsyncPath(parent, 'r');
 }
 
+/** Series dirs created or seen in this process (bounded: cleared when large, then simply re-checked). */
+const knownSeriesDirs = new Set<string>();
+const KNOWN_SERIES_DIRS_MAX = 10_000;
+
 /**
  * Makes a fully written .incoming file durable under its final spool path and returns that path.
  * fdatasync(file) -> mkdir -p (fsync parents) -> rename (atomic replace) -> fsync(series dir).
@@ -109,8 +113,22 @@ export async function commitIncoming(dataDir: string, incomingPath: string, id: 
   const finalPath = spoolPathFor(dataDir, id);
   if (!alreadyFlushed) await flushIncoming(incomingPath);
   const seriesDir = path.dirname(finalPath);
-  await ensureDirDurably(seriesDir, spoolRoot(dataDir));
-  await fs.promises.rename(incomingPath, finalPath);
+  // Known series dirs skip the existence check (one thread-pool round trip per instance); if one was
+  // removed meanwhile, the rename fails with ENOENT and the dir is recreated.
+  if (!knownSeriesDirs.has(seriesDir)) {
+    await ensureDirDurably(seriesDir, spoolRoot(dataDir));
+    if (knownSeriesDirs.size >= KNOWN_SERIES_DIRS_MAX) knownSeriesDirs.clear();
+    knownSeriesDirs.add(seriesDir);
+  }
+  try {
+    await fs.promises.rename(incomingPath, finalPath);
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code !== 'ENOENT' || !fs.existsSync(incomingPath)) throw err;
+    knownSeriesDirs.delete(seriesDir);
+    await ensureDirDurably(seriesDir, spoolRoot(dataDir));
+    knownSeriesDirs.add(seriesDir);
+    await fs.promises.rename(incomingPath, finalPath);
+  }
   await fsyncPath(seriesDir, 'r');
   return finalPath;
 }
