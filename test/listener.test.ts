@@ -306,6 +306,16 @@ ds.save_as(sys.argv[1], write_like_original=False)
     assert.equal(countSpoolFiles(dataDir), spoolBefore, 'still one file per SOP instance');
   });
 
+  it('recreates a series directory removed under the running service', async () => {
+    const file = listFiles(chestDir)[7] as string;
+    const stored = received.find((i) => i.sopInstanceUID === (validateInstance(fs.readFileSync(file)) as { sopInstanceUID: string }).sopInstanceUID);
+    assert.ok(stored, 'stored by an earlier test');
+    fs.rmSync(path.dirname(stored.path), { recursive: true, force: true });
+    const result = await storescu([file], { ...scp(), extraArgs: ['-xs'] });
+    assert.equal(result.code, 0, result.output.slice(-1000));
+    assert.ok(fs.existsSync(stored.path));
+  });
+
   it('stores the same series via STOW-RS: 200 with all 255 in ReferencedSOPSequence', async () => {
     const files = listFiles(chestDir);
     const before = received.length;
