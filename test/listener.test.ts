@@ -200,6 +200,23 @@ describe('listener: C-STORE SCP + STOW-RS against real dcmtk peers', function ()
     assert.ok(verdict.ok && verdict.transferSyntaxUID === '1.2.840.10008.1.2.4.90', 'kept JPEG 2000 lossless');
   });
 
+  it('stores uncompressed CT offered as Deflated (-xd) and Implicit VR LE (-xi), in the accepted syntax', async () => {
+    const dir = path.join(dataRoot, 'totalseg-abdomen/dicom');
+    const cases: Array<[string, string, string[]]> = [
+      ['-xd', '1.2.840.10008.1.2.1.99', listFiles(dir).slice(0, 2)],
+      ['-xi', '1.2.840.10008.1.2', listFiles(dir).slice(2, 4)],
+    ];
+    for (const [flag, ts, files] of cases) {
+      const before = received.length;
+      const result = await storescu(files, { ...scp(), extraArgs: [flag] });
+      assert.equal(result.code, 0, `${flag}: ${result.output.slice(-1000)}`);
+      const fresh = received.slice(before);
+      assert.equal(fresh.length, 2, flag);
+      const verdict = validateInstance(fs.readFileSync(fresh[0]?.path as string));
+      assert.ok(verdict.ok && verdict.transferSyntaxUID === ts, `${flag}: ${JSON.stringify(verdict)}`);
+    }
+  });
+
   it('streams a 32 MB instance to disk (many PDUs, socket backpressure) and keeps it bit-exact', async () => {
     const big = path.join(tmpDir, 'big-ct.dcm');
     execFileSync('/usr/bin/python3', ['-c', `

@@ -160,6 +160,36 @@ function readPart10(
   });
 }
 
+/**
+ * The three File Meta elements we need, read directly: group 0002 is always Explicit VR Little Endian.
+ * Hand-written because dcmjs cannot parse the meta group on its own for a Deflated file (it tries to
+ * inflate the data set that follows). Returns a problem description instead when malformed.
+ */
+function readFileMeta(
+  bytes: Uint8Array,
+  end: number,
+): { transferSyntaxUID: string; sopClassUID: string; sopInstanceUID: string } | string {
+  if (bytes.byteLength < end) return 'file meta information cut off';
+  const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  const found: Record<number, string> = {};
+  let pos = PREAMBLE_AND_MAGIC;
+  while (pos + 8 <= end) {
+    const group = view.getUint16(pos, true);
+    const element = view.getUint16(pos + 2, true);
+    if (group !== 0x0002) return `unexpected element (${group.toString(16)},${element.toString(16)}) in file meta`;
+    const vr = String.fromCharCode(bytes[pos + 4] ?? 0, bytes[pos + 5] ?? 0);
+    const long = ['OB', 'OW', 'OF', 'SQ', 'UT', 'UN', 'UC', 'UR', 'OD', 'OL', 'OV', 'SV', 'UV'].includes(vr);
+    const length = long ? (pos + 12 <= end ? view.getUint32(pos + 8, true) : -1) : view.getUint16(pos + 6, true);
+    const valueAt = pos + (long ? 12 : 8);
+    if (length < 0 || valueAt + length > end) return 'file meta information is malformed';
+    if (element === 0x0002 || element === 0x0003 || element === 0x0010) {
+      found[element] = new TextDecoder('latin1').decode(bytes.subarray(valueAt, valueAt + length)).replace(/[\0 ]+$/, '').trim();
+    }
+    pos = valueAt + length;
+  }
+  return { transferSyntaxUID: found[0x0010] ?? '', sopClassUID: found[0x0002] ?? '', sopInstanceUID: found[0x0003] ?? '' };
+}
+
 const PREAMBLE_AND_MAGIC = 132;
 const GROUP_LENGTH_ELEMENT_BYTES = 12;
 
@@ -183,14 +213,10 @@ export function validateInstance(input: Uint8Array | ByteSource, expected: Expec
   const datasetOffset = PREAMBLE_AND_MAGIC + GROUP_LENGTH_ELEMENT_BYTES + view.getUint32(140, true);
   if (datasetOffset > source.size) return refuse('truncated', 'file meta information cut off');
 
-  let meta: Record<string, { Value?: unknown[] }>;
-  try {
-    meta = readPart10(source, datasetOffset, false).meta;
-  } catch (err) {
-    return refuse('not-dicom', `unreadable file meta: ${(err as Error).message}`);
-  }
-  const transferSyntaxUID = elementString(meta, '00020010');
-  const metaIds = { sopClassUID: elementString(meta, '00020002'), sopInstanceUID: elementString(meta, '00020003') };
+  const meta = readFileMeta(source.read(0, datasetOffset), datasetOffset);
+  if (typeof meta === 'string') return refuse('not-dicom', meta);
+  const transferSyntaxUID = meta.transferSyntaxUID;
+  const metaIds = { sopClassUID: meta.sopClassUID, sopInstanceUID: meta.sopInstanceUID };
   if (!transferSyntaxUID) return refuse('not-dicom', 'TransferSyntaxUID (0002,0010) missing', metaIds);
   if (!STORABLE_TS_SET.has(transferSyntaxUID)) {
     return refuse('transfer-syntax-not-supported', `transfer syntax ${transferSyntaxUID} not supported`, metaIds);
@@ -233,7 +259,7 @@ export function validateInstance(input: Uint8Array | ByteSource, expected: Expec
   if (modality !== 'CT') {
     return refuse('inconsistent', `Modality is '${modality || 'empty'}' in a CT image object`, ids);
   }
-  const metaSopInstance = elementString(meta, '00020003');
+  const metaSopInstance = meta.sopInstanceUID;
   if (metaSopInstance && metaSopInstance !== sopInstanceUID) {
     return refuse('inconsistent', 'MediaStorageSOPInstanceUID differs from SOPInstanceUID', ids);
   }
