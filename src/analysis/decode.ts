@@ -294,8 +294,8 @@ function frameBytes(dict: any, label: string): Uint8Array {
   return joined;
 }
 
-/** Stored values of the frame as plain numbers (Int32 holds every 8/16-bit signed or unsigned value). */
-async function decodeStoredValues(bytes: ArrayBuffer, h: SliceHeader): Promise<Int32Array> {
+/** The frame's samples as the codec (or the native bytes) give them; BitsStored is applied by the caller. */
+async function decodeSamples(bytes: ArrayBuffer, h: SliceHeader): Promise<ArrayLike<number>> {
   const { dict } = parse(bytes, h.label, true);
   const frame = frameBytes(dict, h.label);
   const n = h.rows * h.columns;
@@ -333,23 +333,7 @@ async function decodeStoredValues(bytes: ArrayBuffer, h: SliceHeader): Promise<I
     samples = asSamples(decoded.imageFrame, n, h);
   }
   if (!samples || samples.length < n) throw new DicomDecodeError(`${h.label}: decoded frame has ${samples?.length ?? 0} samples, expected ${n}`);
-  const out = new Int32Array(n);
-  const bits = h.bitsStored;
-  const mask = bits >= 32 ? -1 : (1 << bits) - 1;
-  const signBit = 1 << (bits - 1);
-  const needsMask = bits < h.bitsAllocated;
-  for (let i = 0; i < n; i++) {
-    let v = samples[i]!;
-    if (needsMask) {
-      // Bits above BitsStored may hold overlays or garbage: keep BitsStored bits, sign-extend if signed.
-      v &= mask;
-      if (signed && v & signBit) v -= 1 << bits;
-    } else if (signed && h.bitsAllocated === 16 && v > 32767) {
-      v -= 65536; // codecs may return unsigned containers for signed data
-    }
-    out[i] = v;
-  }
-  return out;
+  return samples;
 }
 
 /** Air is about -1000 HU; anything far below is a scanner's "no data" fill (outside the reconstruction circle). */
@@ -368,23 +352,43 @@ export interface DecodedSliceHu {
  * Decodes one instance's pixels to HU: RescaleSlope/Intercept applied, PixelPaddingValue (and range)
  * and the outside-circle fill (< -1500 HU) marked as padding and set to `paddingHu`.
  */
-export async function decodeSliceHu(bytes: ArrayBuffer, h: SliceHeader, paddingHu: number): Promise<DecodedSliceHu> {
+export async function decodeSliceHu(
+  bytes: ArrayBuffer,
+  h: SliceHeader,
+  paddingHu: number,
+  /** Write into these (e.g. the volume's slice) instead of allocating: keeps memory flat for big series. */
+  into?: { hu: Int16Array; padding: Uint8Array },
+): Promise<DecodedSliceHu> {
   const problem = pixelFormatProblem(h);
   if (problem) throw new DicomDecodeError(`${h.label}: ${problem}`);
-  const stored = await decodeStoredValues(bytes, h);
-  const n = stored.length;
-  const hu = new Int16Array(n);
-  const padding = new Uint8Array(n);
+  const samples = await decodeSamples(bytes, h);
+  const n = h.rows * h.columns;
+  if (into && (into.hu.length !== n || into.padding.length !== n)) throw new RangeError(`${h.label}: output arrays do not match ${h.rows}x${h.columns}`);
+  const hu = into?.hu ?? new Int16Array(n);
+  const padding = into?.padding ?? new Uint8Array(n);
   const { rescaleSlope: slope, rescaleIntercept: intercept, paddingRange } = h;
   const padLo = paddingRange ? paddingRange[0] : 1;
   const padHi = paddingRange ? paddingRange[1] : 0;
+  const signed = h.pixelRepresentation === 1;
+  const bits = h.bitsStored;
+  const mask = bits >= 32 ? -1 : (1 << bits) - 1;
+  const signBit = 1 << (bits - 1);
+  const needsMask = bits < h.bitsAllocated;
   for (let i = 0; i < n; i++) {
-    const s = stored[i]!;
+    let s = samples[i]!;
+    if (needsMask) {
+      // Bits above BitsStored may hold overlays or garbage: keep BitsStored bits, sign-extend if signed.
+      s &= mask;
+      if (signed && s & signBit) s -= 1 << bits;
+    } else if (signed && h.bitsAllocated === 16 && s > 32767) {
+      s -= 65536; // codecs may return unsigned containers for signed data
+    }
     const v = Math.round(s * slope + intercept);
     if ((s >= padLo && s <= padHi) || v < OUTSIDE_CIRCLE_BELOW_HU) {
       padding[i] = 1;
       hu[i] = paddingHu;
     } else {
+      padding[i] = 0;
       hu[i] = v > 32767 ? 32767 : v;
     }
   }

@@ -252,18 +252,17 @@ export async function buildCtVolume(inputs: DicomInput[]): Promise<CtVolume> {
     const c = stack[k]!;
     const h = c.header;
     const input = inputs[c.inputIndex]!;
+    const base = k * sliceSize;
     let decoded;
     try {
-      decoded = await decodeSliceHu(readBytes(input, h.label), h, PADDING_HU);
+      // Same grid as the source: decode straight into the volume (no per-slice temporaries).
+      const into = identity ? { hu: hu.subarray(base, base + sliceSize), padding: paddingMask.subarray(base, base + sliceSize) } : undefined;
+      decoded = await decodeSliceHu(readBytes(input, h.label), h, PADDING_HU, into);
     } catch (e) {
       // A slice that cannot be decoded would leave a hole: refuse rather than measure around it.
       throw new NotAssessableInputError(`slice ${k + 1}/${slices} could not be decoded: ${(e as Error).message}`);
     }
-    const base = k * sliceSize;
-    if (identity) {
-      hu.set(decoded.hu, base);
-      paddingMask.set(decoded.padding, base);
-    } else {
+    if (!identity) {
       for (let i = 0; i < sliceSize; i++) {
         const s = srcIndex[i]!;
         hu[base + i] = decoded.hu[s]!;

@@ -62,6 +62,8 @@ export function lazyDicomInputs(files: string[], root: string): DicomInput[] {
     label: path.relative(root, file) || path.basename(file),
     get bytes(): ArrayBuffer {
       const b = fs.readFileSync(file);
+      // Large reads get their own exactly-sized ArrayBuffer: use it as is; small pooled ones are copied out.
+      if (b.byteOffset === 0 && b.byteLength === b.buffer.byteLength) return b.buffer as ArrayBuffer;
       return b.buffer.slice(b.byteOffset, b.byteOffset + b.byteLength) as ArrayBuffer;
     },
   }));
