@@ -200,11 +200,20 @@ describe('listener: C-STORE SCP + STOW-RS against real dcmtk peers', function ()
     assert.ok(verdict.ok && verdict.transferSyntaxUID === '1.2.840.10008.1.2.4.90', 'kept JPEG 2000 lossless');
   });
 
-  it('stores uncompressed CT offered as Deflated (-xd) and Implicit VR LE (-xi), in the accepted syntax', async () => {
+  it('stores CT as Deflated (-xd), Implicit VR LE (-xi), JPEG-LS (-xt) and RLE (-xr), in the accepted syntax', async () => {
     const dir = path.join(dataRoot, 'totalseg-abdomen/dicom');
+    // JPEG-LS and RLE copies made with dcmtk in the temp dir (storescu sends compressed files as they are).
+    const encoded = (tool: string, args: string[], src: string, name: string): string => {
+      const out = path.join(tmpDir, name);
+      execFileSync(tool, [...args, src, out]);
+      return out;
+    };
+    const source = listFiles(dir);
     const cases: Array<[string, string, string[]]> = [
-      ['-xd', '1.2.840.10008.1.2.1.99', listFiles(dir).slice(0, 2)],
-      ['-xi', '1.2.840.10008.1.2', listFiles(dir).slice(2, 4)],
+      ['-xd', '1.2.840.10008.1.2.1.99', source.slice(0, 2)],
+      ['-xi', '1.2.840.10008.1.2', source.slice(2, 4)],
+      ['-xt', '1.2.840.10008.1.2.4.80', [encoded('dcmcjpls', [], source[4] as string, 'jls-1.dcm'), encoded('dcmcjpls', [], source[5] as string, 'jls-2.dcm')]],
+      ['-xr', '1.2.840.10008.1.2.5', [encoded('dcmcrle', [], source[6] as string, 'rle-1.dcm'), encoded('dcmcrle', [], source[7] as string, 'rle-2.dcm')]],
     ];
     for (const [flag, ts, files] of cases) {
       const before = received.length;
