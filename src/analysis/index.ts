@@ -29,6 +29,17 @@ export interface AnalyzeOptions {
   minT11Confidence?: number;
 }
 
+/** Slices tilted more than this from the axial plane get a warning (areas grow by 1/cos of the angle). */
+const OBLIQUE_WARNING_DEG = 5;
+
+/** Angle between the slice normal and the patient head-foot axis, degrees. */
+export function obliqueAngleDeg(iop: number[]): number {
+  const [a, b, c, d, e, f] = iop as [number, number, number, number, number, number];
+  const n = [b * f - c * e, c * d - a * f, a * e - b * d];
+  const len = Math.hypot(n[0]!, n[1]!, n[2]!);
+  return len ? (Math.acos(Math.min(1, Math.abs(n[2]!) / len)) * 180) / Math.PI : 90;
+}
+
 /** A gap between adjacent slices this many times the usual spacing means missing slices: warn. */
 const UNEVEN_GAP_FACTOR = 1.5;
 
@@ -93,6 +104,10 @@ export function analyzeVolume(volume: CtVolume, options: AnalyzeOptions = {}): A
   const gap = largestSliceGapMm(volume);
   if (volume.slices > 1 && gap > UNEVEN_GAP_FACTOR * volume.sliceSpacingMm) {
     warnings.push(`uneven slice spacing: a gap of ${gap.toFixed(1)} mm (usual ${volume.sliceSpacingMm.toFixed(2)} mm), slices may be missing`);
+  }
+  const oblique = obliqueAngleDeg(volume.imageOrientationPatient);
+  if (oblique > OBLIQUE_WARNING_DEG) {
+    warnings.push(`slices are oblique (${oblique.toFixed(0)} deg from axial): areas are measured in the oblique plane`);
   }
   const levelFinding = runLevelFinder(volume, minT11Confidence, warnings);
   const algorithm = {
