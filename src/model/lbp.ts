@@ -48,7 +48,8 @@ export function localBinaryPattern(grey: Float32Array | Float64Array, width: num
   if (grey.length !== width * height) {
     throw new Error(`image has ${grey.length} pixels, expected ${width}x${height}=${width * height}`);
   }
-  if (!Number.isInteger(P) || P < 1 || P > 31) throw new Error(`P must be an integer 1..31, got ${P}`);
+  // Codes go up to 2^P - 1 and are returned as float32, exact only up to 2^24.
+  if (!Number.isInteger(P) || P < 1 || P > 24) throw new Error(`P must be an integer 1..24, got ${P}`);
   if (!(R > 0)) throw new Error(`R must be > 0, got ${R}`);
   const { rowOffsets, colOffsets } = lbpSampleOffsets(P, R);
   // Zero-padded copy: out-of-image corners read 0 exactly like skimage's constant mode, without bounds tests.
