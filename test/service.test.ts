@@ -57,7 +57,7 @@ describe('service (in-process, chest-ct-1 through the ingest sink)', function ()
 
   before(async () => {
     dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'bonemet-svc-'));
-    const config = parseConfig({ dataDir, http: { port: 0 }, series: { quietPeriodSeconds: 0.5 }, logLevel: 'debug' });
+    const config = parseConfig({ dataDir, http: { port: 0 }, dimse: { port: 0 }, series: { quietPeriodSeconds: 0.5 }, logLevel: 'debug' });
     const sinkStream = new Writable({ write(chunk, _enc, cb) { logText += String(chunk); cb(); } });
     service = await startService(config, createLogger('debug', sinkStream));
     base = `http://127.0.0.1:${service.httpPort}`;
