@@ -68,7 +68,7 @@ export function findRibs(grid: WorkGrid, track: SpineTrack): RibFinding {
   const [rowMm, colMm] = grid.pixelMm;
   const sign = grid.posteriorRowSign;
 
-  // 1+2. Candidate bone (lateral enough, not anterior of the vertebral body centre line), labelled
+  // 1+2. Candidate bone (lateral enough, near the vertebral body centre line in AP), labelled
   // slice by slice and joined across slices with a union-find: 3-D 6-connected components with
   // memory for two slices only (a 1000-slice series must not cost gigabytes here).
   const parent: number[] = [0];
@@ -98,7 +98,10 @@ export function findRibs(grid: WorkGrid, track: SpineTrack): RibFinding {
     const base = k * plane;
     if (Number.isFinite(br)) {
       for (let r = 0; r < rows; r++) {
-        if ((r - br) * sign * rowMm < -10) continue;
+        // From 10 mm in front of the body centre (rib heads) to 90 mm behind it (rib angles);
+        // further back is the back's skin or a table touching it, never a rib.
+        const postMm = (r - br) * sign * rowMm;
+        if (postMm < -10 || postMm > 90) continue;
         for (let c = 0; c < cols; c++) {
           const p = r * cols + c;
           if (hu[base + p]! <= BONE_HU || !bodyMask[base + p]) continue;
