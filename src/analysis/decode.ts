@@ -7,9 +7,8 @@
  * instance again and decodes one frame (the dataset is dropped right after).
  */
 import dcmjs from 'dcmjs';
-import dicomCodec from '@cornerstonejs/dicom-codec';
-import { createRequire } from 'node:module';
 import { DicomDecodeError } from './errors.ts';
+import { decodeCompressedFrame, hasCodec } from './codecs.ts';
 
 const { DicomMessage, DicomMetaDictionary } = dcmjs.data;
 
@@ -35,7 +34,7 @@ export function isSupportedTransferSyntax(ts: string): boolean {
   if (NATIVE_SYNTAXES.has(ts)) return true;
   // Big endian is retired and untestable here: refuse rather than risk byte-swapped HU.
   if (ts === TS.explicitBE) return false;
-  return dicomCodec.hasCodec(ts) as boolean;
+  return hasCodec(ts);
 }
 
 const CT_IMAGE_STORAGE = '1.2.840.10008.5.1.4.1.1.2';
@@ -192,79 +191,6 @@ export function pixelFormatProblem(h: SliceHeader): string | null {
   return null;
 }
 
-/** codec-openjpeg prints "[INFO] ..." to stdout per decode (platform notes §4); `--json` stdout must stay clean. */
-let codecQuietDepth = 0;
-let originalStdoutWrite: typeof process.stdout.write | null = null;
-const CODEC_CHATTER = /^\[(INFO|WARNING)\]/;
-
-function beginCodecQuiet(): void {
-  if (codecQuietDepth++ > 0 || typeof process === 'undefined' || !process.stdout) return;
-  originalStdoutWrite = process.stdout.write;
-  const passThrough = originalStdoutWrite;
-  // Drop only the codec's own lines: anything else written meanwhile (logs of other jobs) passes.
-  process.stdout.write = function (this: unknown, chunk: unknown, ...rest: unknown[]) {
-    if (typeof chunk === 'string' && CODEC_CHATTER.test(chunk)) return true;
-    return (passThrough as (...a: unknown[]) => boolean).call(process.stdout, chunk, ...rest);
-  } as typeof process.stdout.write;
-}
-
-function endCodecQuiet(): void {
-  if (--codecQuietDepth > 0 || !originalStdoutWrite) return;
-  process.stdout.write = originalStdoutWrite;
-  originalStdoutWrite = null;
-}
-
-/**
- * JPEG 2000 goes straight to the openjpeg *wasm* build: dicom-codec picks the asm.js build, which is
- * 3-4x slower here (about 400 vs 110 ms per 512x512 slice). Creating the module with a silent `print`
- * also keeps its "[INFO]" lines off stdout.
- */
-const J2K_SYNTAXES = new Set(['1.2.840.10008.1.2.4.90', '1.2.840.10008.1.2.4.91']);
-let openjpegWasm: Promise<any> | null = null;
-function loadOpenjpegWasm(): Promise<any> {
-  if (!openjpegWasm) {
-    const require = createRequire(import.meta.url);
-    const factory = require('@cornerstonejs/codec-openjpeg/wasmjs');
-    openjpegWasm = factory({ print: () => {}, printErr: () => {} });
-  }
-  return openjpegWasm!;
-}
-
-async function decodeJ2k(frame: Uint8Array): Promise<Uint8Array> {
-  const codec = await loadOpenjpegWasm();
-  const decoder = new codec.J2KDecoder();
-  try {
-    decoder.getEncodedBuffer(frame.length).set(frame);
-    decoder.decode();
-    // The decoded buffer lives in wasm memory: copy it out before the decoder is freed.
-    return new Uint8Array(decoder.getDecodedBuffer());
-  } finally {
-    decoder.delete();
-  }
-}
-
-const JPEG_LOSSLESS_SYNTAXES = new Set(['1.2.840.10008.1.2.4.57', '1.2.840.10008.1.2.4.70']);
-
-/**
- * jpeg-lossless-decoder-js 2.1.2 (used by dicom-codec) decodes the very last sample as 0 when the EOI
- * marker directly follows the final code (needs look-ahead bits; seen on 24/255 chest-ct-1 slices).
- * Two zero bytes before EOI give it those bits; they lie after the last sample, so the image is unchanged.
- */
-function padBeforeJpegEoi(frame: Uint8Array): Uint8Array {
-  let eoi = -1;
-  for (let i = frame.length - 2; i >= Math.max(0, frame.length - 16); i--) {
-    if (frame[i] === 0xff && frame[i + 1] === 0xd9) {
-      eoi = i;
-      break;
-    }
-  }
-  if (eoi < 0) return frame;
-  const out = new Uint8Array(frame.length + 2);
-  out.set(frame.subarray(0, eoi), 0);
-  out.set(frame.subarray(eoi), eoi + 2);
-  return out;
-}
-
 /** Codecs hand back either a typed array of samples or the raw little-endian bytes: normalise to samples. */
 function asSamples(decoded: ArrayLike<number> & { BYTES_PER_ELEMENT?: number; byteLength?: number }, n: number, h: SliceHeader): ArrayLike<number> {
   const signed = h.pixelRepresentation === 1;
@@ -308,29 +234,14 @@ async function decodeSamples(bytes: ArrayBuffer, h: SliceHeader): Promise<ArrayL
     const aligned = frame.slice(0, need).buffer;
     if (h.bitsAllocated === 16) samples = signed ? new Int16Array(aligned) : new Uint16Array(aligned);
     else samples = signed ? new Int8Array(aligned) : new Uint8Array(aligned);
-  } else if (J2K_SYNTAXES.has(h.transferSyntaxUID)) {
-    let raw: Uint8Array;
-    try {
-      raw = await decodeJ2k(frame);
-    } catch (e) {
-      throw new DicomDecodeError(`${h.label}: cannot decode JPEG 2000 pixel data (${String((e as Error)?.message ?? e)})`);
-    }
-    samples = asSamples(raw, n, h);
   } else {
-    beginCodecQuiet();
-    let decoded: { imageFrame: ArrayLike<number> & { BYTES_PER_ELEMENT?: number } };
+    let decoded: ArrayLike<number> & { BYTES_PER_ELEMENT?: number };
     try {
-      decoded = await dicomCodec.decode(
-        JPEG_LOSSLESS_SYNTAXES.has(h.transferSyntaxUID) ? padBeforeJpegEoi(frame) : frame,
-        { rows: h.rows, columns: h.columns, bitsAllocated: h.bitsAllocated, samplesPerPixel: 1, signed },
-        h.transferSyntaxUID,
-      );
+      decoded = await decodeCompressedFrame(frame, { rows: h.rows, columns: h.columns, bitsAllocated: h.bitsAllocated, signed }, h.transferSyntaxUID);
     } catch (e) {
       throw new DicomDecodeError(`${h.label}: cannot decode ${h.transferSyntaxUID} pixel data (${String((e as Error)?.message ?? e)})`);
-    } finally {
-      endCodecQuiet();
     }
-    samples = asSamples(decoded.imageFrame, n, h);
+    samples = asSamples(decoded, n, h);
   }
   if (!samples || samples.length < n) throw new DicomDecodeError(`${h.label}: decoded frame has ${samples?.length ?? 0} samples, expected ${n}`);
   return samples;
