@@ -280,6 +280,48 @@ describe('vertebral level finder', function () {
     assert.equal(f.t11Assessable, true, 'the spine is still found');
   });
 
+  it('chest-ct-1 with its 12th ribs erased (as in a patient with 11 rib pairs): never a wrong T11', function () {
+    // Replace bone beside the spine between z -288 and -319 (both 12th ribs near the spine, and
+    // nothing of L1) by soft tissue. A correct count now sees 11 rib pairs; the bottom-up count
+    // alone would take T11 for T12, so it must not be trusted on its own either.
+    const grid = buildWorkGrid(chest);
+    const track = trackSpine(grid);
+    const scale = grid.pixelMm[0] / chest.pixelSpacingMm[0];
+    const px = chest.pixelSpacingMm[0];
+    const hu = Int16Array.from(chest.hu);
+    const plane = chest.rows * chest.columns;
+    for (let k = 0; k < chest.slices; k++) {
+      const z = chest.sliceZMm[k]!;
+      if (z > -288 || z < -319) continue;
+      const br = track.bodyRow[k]! * scale;
+      const bc = track.bodyCol[k]! * scale;
+      for (let r = 0; r < chest.rows; r++) {
+        if ((r - br) * px < -10) continue;
+        for (let c = 0; c < chest.columns; c++) {
+          const lat = Math.abs(c - bc) * px;
+          const i = k * plane + r * chest.columns + c;
+          if (lat >= 25 && lat <= 140 && hu[i]! > 150) hu[i] = 40;
+        }
+      }
+    }
+    const full = { ...chest, hu };
+    for (const [title, v] of [
+      ['chest-ct-1 without 12th ribs', full],
+      ['chest-ct-1 without 12th ribs, below z -150', cropVolume(full, (z) => z < -150)],
+    ] as const) {
+      const { f, ms } = timed(v);
+      printFinding(title, f, ms);
+      if (f.t11Assessable) {
+        // T11 is still the 11th thoracic vertebra; with 11 rib pairs the only safe answers are the
+        // true T11 body or "not assessable".
+        assert.ok(f.levels.T11!.zMm >= -275 && f.levels.T11!.zMm <= -262, `${title}: T11 mid z ${f.levels.T11!.zMm}`);
+      }
+      // What the finder does today: it notices (counts disagree / no lumbar transverse processes).
+      assert.equal(f.t11Assessable, false, title);
+      assert.deepEqual(wrongLevels(f), [], title);
+    }
+  });
+
   it('chest-ct-1 with 8 slices missing at T9 (incomplete transfer): not assessable, says why', function () {
     const v = cropVolume(chest, (z) => z > -215 || z < -225);
     const { f, ms } = timed(v);

@@ -42,7 +42,15 @@ export interface CountInput {
   sliceMm: number;
   /** Converts a fractional slice index to z in mm (for evidence text). */
   zAt: (slice: number) => number;
+  /**
+   * Per side and slice: volume (mm^3) of non-rib bone beside the spine where ribs cross, i.e.
+   * transverse processes. Used to confirm that the first rib-free vertebra is lumbar.
+   */
+  nonRibBandMm3?: { right: Float64Array; left: Float64Array };
 }
+
+/** Each L1 transverse process is tens of mm^3 in the band; thoracic vertebrae show ~0-30 on one side. */
+const L1_PROCESS_MM3 = 40;
 
 /** Shortest plausible adult vertebral height, disc centre to disc centre (upper thoracic ~18 mm). */
 const MIN_VERTEBRA_MM = 16;
@@ -76,6 +84,18 @@ function reachUnknown(p: RibPair): boolean {
 
 function fmt(z: number): string {
   return z.toFixed(1);
+}
+
+function hasTransverseProcesses(input: CountInput, iv: Interval): boolean {
+  const band = input.nonRibBandMm3;
+  if (!band) return false;
+  let right = 0;
+  let left = 0;
+  for (let k = Math.ceil(iv.upper); k <= Math.floor(iv.lower); k++) {
+    right += band.right[k] ?? 0;
+    left += band.left[k] ?? 0;
+  }
+  return right >= L1_PROCESS_MM3 && left >= L1_PROCESS_MM3;
 }
 
 export function countLevels(input: CountInput): CountResult {
@@ -127,6 +147,7 @@ export function countLevels(input: CountInput): CountResult {
   // ---- bottom-up: is the lowest pair rib 12, with a rib-free L1 fully in view below it?
   let bottomUp: number[] | null = null;
   let lastRibFloating = false;
+  let l1Processes = false;
   const last = pairs[m - 1]!;
   const lastInterval = predictedInterval(m - 1, 12);
   const below = intervals[lastInterval + 1];
@@ -141,11 +162,13 @@ export function countLevels(input: CountInput): CountResult {
     const above = m >= 2 ? pairs[m - 2]! : null;
     // (The rib above may leave the scan: its true reach is then longer still, so the test holds.)
     lastRibFloating = !!above && !reachUnknown(last) && pairReach(last) <= 0.8 * pairReach(above);
+    l1Processes = hasTransverseProcesses(input, below);
     evidence.push(
       `bottom-up: lowest rib pair at z ${fmt(zAt(last.slice))} (reaches ${Math.round(pairReach(last))} mm` +
         `${lastRibFloating ? ', short floating rib' : m < 2 ? ', no rib above in view to compare' : reachUnknown(last) ? ', rib length unknown (leaves the scan)' : ', not shorter than the rib above'}` +
         `${last.right && last.left ? '' : ', one side only'})` +
-        ` read as rib 12; the vertebra below (z ${fmt(zAt(below.upper))} to ${fmt(zAt(below.lower))}) carries no rib: L1`,
+        ` read as rib 12; the vertebra below (z ${fmt(zAt(below.upper))} to ${fmt(zAt(below.lower))}) carries no rib` +
+        `${l1Processes ? ' and has transverse processes on both sides: L1' : ' but shows no lumbar transverse processes'}`,
     );
   } else {
     evidence.push('bottom-up count not possible: no whole rib-free vertebra in view below the lowest rib pair');
@@ -192,11 +215,15 @@ export function countLevels(input: CountInput): CountResult {
     // Counting up from T12 depends on the lowest rib pairs and discs only.
     const c = consistencyOf(numbers, m - 4);
     const bilateral = !!(last.right && last.left);
-    confidence = c.ok && lastRibFloating && bilateral ? 0.75 : 0.45;
+    // Alone, the bottom-up count cannot see 11 rib pairs (a rib-less T12 looks like L1) or a missed
+    // short 12th rib, so it needs every sign: floating last rib on both sides, and transverse
+    // processes on the vertebra below.
+    confidence = c.ok && lastRibFloating && bilateral && l1Processes ? 0.75 : 0.45;
     evidence.push(`bottom-up count only (top of the thorax not counted); ${c.note} near T12`);
     if (!c.ok) reason = 'rib pairs and disc spaces do not match near T12: count uncertain';
     else if (!lastRibFloating) reason = 'lowest rib pair is not clearly a floating 12th rib: T12 not confirmed';
     else if (!bilateral) reason = 'lowest rib found on one side only: T12 not confirmed';
+    else if (!l1Processes) reason = 'first rib-free vertebra shows no lumbar transverse processes (possible 11 rib pairs): T12 not confirmed';
   } else if (topDown) {
     numbers = topDown;
     // Counting down from T1 depends on every rib pair: one missed or extra pair shifts all levels.

@@ -58,6 +58,11 @@ const MAX_CROSSING_MM = 32;
 export interface RibFinding {
   crossings: RibCrossing[];
   pairs: RibPair[];
+  /**
+   * Per side and slice: bone in the medial band that is not a rib (transverse processes of the
+   * lumbar vertebrae, which a rib-less vertebra in rib position lacks). Pixel counts.
+   */
+  nonRibBand: { right: Float64Array; left: Float64Array };
   /** Warnings about structures that could not be read as single ribs. */
   warnings: string[];
 }
@@ -156,6 +161,11 @@ export function findRibs(grid: WorkGrid, track: SpineTrack): RibFinding {
   // 3. Per side and slice: rib pixels inside the medial band, by component.
   const crossings: RibCrossing[] = [];
   const warnings: string[] = [];
+  const nonRibBand = { right: new Float64Array(slices), left: new Float64Array(slices) };
+  for (let id = 1; id < pieces.length; id++) {
+    const piece = pieces[id]!;
+    if (piece.band > 0 && !isRib(find(id))) nonRibBand[piece.side][piece.slice]! += piece.band;
+  }
   for (const side of ['right', 'left'] as Side[]) {
     // Patient right is image left (column decreasing) in the canonical orientation; the side
     // label is for evidence text only, counting treats both sides the same.
@@ -198,7 +208,7 @@ export function findRibs(grid: WorkGrid, track: SpineTrack): RibFinding {
     }
   }
   crossings.sort((a, b) => a.slice - b.slice);
-  return { crossings, pairs: pairCrossings(crossings, grid.sliceMm), warnings };
+  return { crossings, pairs: pairCrossings(crossings, grid.sliceMm), nonRibBand, warnings };
 }
 
 interface Run {

@@ -66,7 +66,15 @@ export function findVertebralLevels(volume: CtVolume, options: LevelFinderOption
 
   const ribs = findRibs(grid, track);
   evidence.push(...ribs.warnings);
-  const counted = countLevels({ intervals, pairs: ribs.pairs, slices: grid.slices, sliceMm: grid.sliceMm, zAt });
+  const voxelMm3 = grid.pixelMm[0] * grid.pixelMm[1] * grid.sliceMm;
+  const counted = countLevels({
+    intervals,
+    pairs: ribs.pairs,
+    slices: grid.slices,
+    sliceMm: grid.sliceMm,
+    zAt,
+    nonRibBandMm3: { right: ribs.nonRibBand.right.map((n) => n * voxelMm3), left: ribs.nonRibBand.left.map((n) => n * voxelMm3) },
+  });
   evidence.push(...counted.evidence);
 
   // Levels below the confidence threshold are not reported as levels (a consumer must never pick
