@@ -122,6 +122,9 @@ describe('risk model serving (smoke-trained model)', function () {
     await assert.rejects(model.predict({ clinical: sparse, bodyComposition: null }), RiskInputError);
     await assert.rejects(model.predict({ clinical: null, bodyComposition: null }), RiskInputError);
     await assert.rejects(model.predict({ channels: new Float32Array(10), clinical: null, bodyComposition: null }), /expected 4x400x500/);
+    const withNaN = referencePattern();
+    withNaN[12345] = Number.NaN;
+    await assert.rejects(model.predict({ channels: withNaN, clinical: record, bodyComposition: null }), /non-finite value at index 12345/);
   });
 
   it('repairs PMI/T4 equal to PMA/T4 (the source table artefact) with a warning; takes VFA from the measurement when used', async function () {
@@ -199,5 +202,25 @@ describe('published evidence (paper Cox HRs)', function () {
     assert.equal(e.relativeHazard, null);
     assert.equal(e.sfiCategory, null);
     assert.deepEqual(e.missingInputs.sort(), ['bmi', 'cea', 'ductal', 'ki67_ge_20', 'lvi', 'sfa', 'sfi']);
+  });
+});
+
+describe('shipped model (models/shipped)', function () {
+  const shipped = path.join(repo, 'models', 'shipped');
+  it('loads, reproduces the training run\'s torch outputs, and has a model card and thresholds', async function () {
+    const m = await loadRiskModel(shipped);
+    const ref = JSON.parse(readFileSync(path.join(shipped, 'cnn-reference.json'), 'utf8')) as { features16: number[]; logits: number[] };
+    const r = await m.predict({ channels: referencePattern(), clinical: null, bodyComposition: null });
+    const maxDiff = Math.max(...ref.logits.map((v, i) => Math.abs(v - r.cnn!.logits[i]!)), ...ref.features16.map((v, i) => Math.abs(v - r.cnn!.features16[i]!)));
+    const report = JSON.parse(readFileSync(path.join(shipped, 'cv-report.json'), 'utf8')) as {
+      cv: Record<string, { auc: number; ci95: [number, number] }>; val: { image: { auc: number; ci95: [number, number] } };
+    };
+    const f = (x: { auc: number; ci95: [number, number] }): string => `${x.auc.toFixed(3)} [${x.ci95[0].toFixed(3)}, ${x.ci95[1].toFixed(3)}]`;
+    console.log(`    shipped ${m.manifest.modelName} ${m.manifest.modelVersion}: torch vs ORT max |diff| ${maxDiff.toExponential(2)}`);
+    console.log(`    CV AUC clinical ${f(report.cv['clinical']!)}, image ${f(report.cv['image']!)}, combined ${f(report.cv['combined']!)}; val image ${f(report.val.image)}`);
+    assert.ok(maxDiff < 1e-4);
+    assert.ok(m.manifest.image && m.manifest.combined);
+    for (const t of [m.manifest.clinical.threshold, m.manifest.image.threshold, m.manifest.combined.threshold]) assert.ok(t > 0 && t < 1);
+    assert.match(readFileSync(path.join(repo, 'models', 'MODEL_CARD.md'), 'utf8'), /Research use only/);
   });
 });

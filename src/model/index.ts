@@ -99,8 +99,13 @@ export async function loadRiskModel(dir: string): Promise<RiskModel> {
       if (cnnSession === null) {
         warnings.push('this model has no image part: imaging input not used');
       } else {
+        // A NaN would flow through the network into a NaN probability that compares false with the
+        // threshold ("low risk") silently: refuse non-finite input instead.
+        const bad = input.channels.findIndex((v) => !Number.isFinite(v));
+        if (bad >= 0) throw new Error(`image channels contain a non-finite value at index ${bad}`);
         cnn = await runCnn(cnnSession, input.channels, CNN_INPUT_SHAPE);
         imageLogit = cnn.logits[1]! - cnn.logits[0]!;
+        if (!Number.isFinite(imageLogit)) throw new Error('the image model returned a non-finite logit');
         pImage = sigmoid(imageLogit);
       }
     } else {
