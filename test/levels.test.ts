@@ -395,6 +395,22 @@ describe('vertebral numbering from rib pairs (synthetic counts)', function () {
     assert.equal(r.named.find((n) => n.name === 'L1')?.interval, 13);
   });
 
+  it('12 rib pairs but the vertebra read as T12 has lumbar transverse processes: not assessable', function () {
+    const sc = scene(12, 1);
+    const slices = sc.intervals[sc.intervals.length - 1]!.lower + 1;
+    const band = { right: new Float64Array(slices), left: new Float64Array(slices) };
+    for (const iv of [sc.intervals[12]!, sc.intervals[13]!]) {
+      // processes on "T12" (interval 12) and on L1 (interval 13)
+      const k = Math.round((iv.upper + iv.lower) / 2);
+      band.right[k] = 60;
+      band.left[k] = 60;
+    }
+    const r = countLevels({ ...sc, slices, sliceMm: 1, zAt: (k) => -k, nonRibBandMm3: band });
+    console.log(`      T12 with transverse processes: confidence ${r.t11Confidence}, reason ${r.reason}`);
+    assert.ok(r.t11Confidence < 0.6);
+    assert.match(r.reason ?? '', /looks lumbar/);
+  });
+
   for (const ribCount of [11, 13]) {
     it(`${ribCount} rib pairs: the counts disagree and T11 is not assessable`, function () {
       const r = run(ribCount);
