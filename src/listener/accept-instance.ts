@@ -51,19 +51,32 @@ export interface IncomingInstance {
   fd?: number | null;
   /** The complete file content when the transport kept it (small instances), else read from disk. */
   bytes?: Buffer | null;
+  /** False when `bytes` has not been written to the file yet (written here, with `fd`). */
+  onDisk?: boolean;
   /** A write failure while receiving: the instance is refused as out of resources. */
   writeError?: Error | null;
 }
 
-function flushAndClose(fd: number): Promise<void> {
+/** Optionally writes `bytes` at offset 0, then fdatasync + close (the fd is closed in every case). */
+function writeFlushClose(fd: number, bytes: Buffer | null): Promise<void> {
   return new Promise<void>((resolve, reject) => {
-    fs.fdatasync(fd, (syncErr) => {
+    const finish = (err: Error | null): void => {
       fs.close(fd, (closeErr) => {
-        const err = syncErr ?? closeErr;
-        if (err) reject(err);
+        const e = err ?? closeErr;
+        if (e) reject(e);
         else resolve();
       });
-    });
+    };
+    const sync = (): void => fs.fdatasync(fd, (err) => finish(err));
+    if (!bytes) return sync();
+    const writeFrom = (offset: number): void => {
+      fs.write(fd, bytes, offset, bytes.length - offset, offset, (err, written) => {
+        if (err) return finish(err);
+        if (offset + written < bytes.length) return writeFrom(offset + written);
+        sync();
+      });
+    };
+    writeFrom(0);
   });
 }
 
@@ -73,10 +86,12 @@ export async function acceptIncomingFile(
   provenance: Provenance,
   expected: ExpectedIdentity = {},
 ): Promise<AcceptOutcome> {
-  const { path: incomingPath, fd = null, bytes = null, writeError = null } = typeof incoming === 'string' ? { path: incoming } : incoming;
-  // The data flush runs on the thread pool while this thread validates: the two together cost about
+  const { path: incomingPath, fd = null, bytes = null, onDisk = true, writeError = null } =
+    typeof incoming === 'string' ? { path: incoming } : incoming;
+  if (!onDisk && (fd === null || bytes === null)) throw new Error('acceptIncomingFile: content not on disk needs fd and bytes');
+  // Writing/flushing runs on the thread pool while this thread validates: the two together cost about
   // max(flush, validate) instead of their sum per instance.
-  const flushed = (fd !== null ? flushAndClose(fd) : flushIncoming(incomingPath)).then(
+  const flushed = (fd !== null ? writeFlushClose(fd, onDisk ? null : bytes) : flushIncoming(incomingPath)).then(
     () => null,
     (err: unknown) => err as Error,
   );

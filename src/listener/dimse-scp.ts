@@ -219,7 +219,7 @@ export async function startDimseListener(config: BonemetConfig, sink: IngestSink
       const taken = receipt.writer.takeOver();
       const outcome = await acceptIncomingFile(
         acceptCtx,
-        { path: taken.path, fd: taken.fd, bytes: taken.bytes, writeError: taken.error },
+        { path: taken.path, fd: taken.fd, bytes: taken.bytes, onDisk: taken.onDisk, writeError: taken.error },
         { receivedVia: 'dimse', callingAeTitle: this.callingAeTitle || null },
         { sopClassUID: request.getAffectedSopClassUid(), sopInstanceUID: request.getAffectedSopInstanceUid() },
       );

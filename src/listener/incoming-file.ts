@@ -3,10 +3,12 @@ import { Writable } from 'node:stream';
 import { newIncomingPath } from './spool.ts';
 
 /**
- * Receives one instance into <spool>/.incoming: writes go straight to an fd we keep open, so after the
- * last byte the same fd can be fdatasync'ed (no re-open), and instances up to `memoryLimit` are also
- * kept in memory so validation needs no read-back. Both save thread-pool round trips per instance,
- * which is what bounds ingest when the sender waits for every response.
+ * Receives one instance into <spool>/.incoming through an fd we keep open.
+ *
+ * Instances up to `memoryLimit` are only collected in memory while they arrive; the caller writes and
+ * fdatasyncs them in one go (acceptIncomingFile) while it validates the same bytes, so a typical CT slice
+ * costs one write + one fdatasync on the thread pool and no read-back. Larger instances switch to
+ * streaming writes as soon as they pass the limit (memory stays bounded; backpressure via 'drain').
  *
  * A write failure (ENOSPC, EIO) is recorded in `error` rather than thrown at whoever is piping in.
  */
@@ -14,9 +16,9 @@ export class IncomingFileWriter extends Writable {
   readonly path: string;
   error: Error | null = null;
   private fd: number | null;
+  /** Non-null while the whole content is still in memory (nothing written to the file yet). */
   private chunks: Buffer[] | null = [];
   private collected = 0;
-  private size = 0;
   /** Settles when the fs.write in flight (if any) has completed: the fd must not be closed under it. */
   private inFlight: Promise<void> = Promise.resolve();
 
@@ -37,8 +39,25 @@ export class IncomingFileWriter extends Writable {
     this.fd = fs.openSync(this.path, 'w');
   }
 
+  override _write(chunk: Buffer, _encoding: BufferEncoding, callback: (error?: Error | null) => void): void {
+    if (this.chunks) {
+      if (this.collected + chunk.length <= this.memoryLimit) {
+        this.chunks.push(chunk);
+        this.collected += chunk.length;
+        return callback();
+      }
+      // Too big to keep: write what we have, then stream from here on.
+      const pending = Buffer.concat(this.chunks, this.collected);
+      this.chunks = null;
+      this.writeToFile(pending, () => this.writeToFile(chunk, callback));
+      return;
+    }
+    this.writeToFile(chunk, callback);
+  }
+
   override _final(callback: (error?: Error | null) => void): void {
-    if (this.keepFdOpen || this.fd === null) return callback();
+    // In memory-only mode the caller writes the file; when streaming, optionally give the fd back now.
+    if (this.chunks || this.keepFdOpen || this.fd === null) return callback();
     const fd = this.fd;
     this.fd = null;
     fs.close(fd, (err) => {
@@ -47,46 +66,33 @@ export class IncomingFileWriter extends Writable {
     });
   }
 
-  override _write(chunk: Buffer, _encoding: BufferEncoding, callback: (error?: Error | null) => void): void {
-    this.size += chunk.length;
-    if (this.chunks) {
-      this.collected += chunk.length;
-      if (this.collected <= this.memoryLimit) this.chunks.push(chunk);
-      else this.chunks = null; // too big to keep: validation will read the file instead
-    }
-    if (this.error || this.fd === null) return callback();
+  private writeToFile(bytes: Buffer, callback: () => void): void {
+    if (this.error || this.fd === null) return callback(); // keep accepting (and dropping): refused at the end
     const fd = this.fd;
     let settle = (): void => undefined;
     this.inFlight = new Promise<void>((resolve) => (settle = resolve));
-    const writeAll = (offset: number): void => {
-      fs.write(fd, chunk, offset, chunk.length - offset, null, (err, written) => {
-        if (err) {
-          this.error = err;
-        } else if (offset + written < chunk.length) {
-          return writeAll(offset + written);
-        }
+    const writeFrom = (offset: number): void => {
+      fs.write(fd, bytes, offset, bytes.length - offset, null, (err, written) => {
+        if (err) this.error = err;
+        else if (offset + written < bytes.length) return writeFrom(offset + written);
         settle();
-        callback(); // after an error: keep accepting (and dropping) bytes, the refusal comes at the end
+        callback();
       });
     };
-    writeAll(0);
-  }
-
-  /** Bytes written so far. */
-  get bytesReceived(): number {
-    return this.size;
+    writeFrom(0);
   }
 
   /**
-   * Hands over the open descriptor and, when small enough, the complete content. Call once, after
-   * 'finish'. The caller then owns the fd (flush + close it) and the file.
+   * Hands over the file. Call once, after 'finish'. `bytes` is the complete content when it stayed in
+   * memory; then `onDisk` is false and the caller writes it (acceptIncomingFile does). The caller owns
+   * the fd (null when already closed) and the file from here on.
    */
-  takeOver(): { path: string; fd: number | null; bytes: Buffer | null; error: Error | null } {
+  takeOver(): { path: string; fd: number | null; bytes: Buffer | null; onDisk: boolean; error: Error | null } {
     const fd = this.fd;
     this.fd = null;
     const bytes = this.chunks ? Buffer.concat(this.chunks, this.collected) : null;
     this.chunks = null;
-    return { path: this.path, fd, bytes, error: this.error };
+    return { path: this.path, fd, bytes, onDisk: bytes === null, error: this.error };
   }
 
   /** Drops a transfer that will not be committed: closes the fd and removes the file. */

@@ -98,7 +98,7 @@ export function createStowRouter(deps: StowDeps): express.Router {
     const taken = writer.takeOver();
     const outcome: AcceptOutcome = await acceptIncomingFile(
       acceptCtx,
-      { path: taken.path, fd: taken.fd, bytes: taken.bytes, writeError: taken.error },
+      { path: taken.path, fd: taken.fd, bytes: taken.bytes, onDisk: taken.onDisk, writeError: taken.error },
       { receivedVia: 'stow', callingAeTitle: null },
       studyInUrl === undefined ? {} : { studyInstanceUID: studyInUrl },
     );
