@@ -2,6 +2,7 @@ import { strict as assert } from 'node:assert';
 import { execFileSync, spawn } from 'node:child_process';
 import fs from 'node:fs';
 import http from 'node:http';
+import net from 'node:net';
 import type { AddressInfo } from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
@@ -311,6 +312,19 @@ ds.save_as(sys.argv[1], write_like_original=False)
     const store = await storescu([listFiles(chestDir)[0] as string], { ...scp('INTRUDER'), extraArgs: ['-xs'] });
     assert.notEqual(store.code, 0);
     assert.equal((await echoscu(scp('ECHOSCU'))).code, 0);
+  });
+
+  it('survives garbage on the DICOM port (an HTTP request, random bytes) and keeps serving', async () => {
+    for (const junk of [Buffer.from('GET / HTTP/1.1\r\nHost: x\r\n\r\n'), Buffer.from(Array.from({ length: 4096 }, (_, i) => (i * 7919) % 256))]) {
+      await new Promise<void>((resolve) => {
+        const socket = net.connect(listener.port, '127.0.0.1', () => socket.end(junk));
+        socket.on('error', () => resolve());
+        socket.on('close', () => resolve());
+        socket.resume();
+        setTimeout(() => socket.destroy(), 3000);
+      });
+    }
+    assert.equal((await echoscu(scp('ECHOSCU'))).code, 0, 'service still answers');
   });
 
   it('rejects an association addressed to another called AE title', async () => {
