@@ -3,7 +3,7 @@
 Steps (all seeds fixed; only the TRAIN split is used for fitting and model selection; the val split's
 labels are used once, at the end, to report the image-only AUC of the final CNN):
   1. clinical GBDT: repeated stratified 5x5 CV on train (OOF predictions, DeLong CI), refit on all train
-  2. CNN (models/cnn.py) in stratified 5-fold CV on the 4-channel tensors from models/make-tensors.ts;
+  2. CNN (models/cnn.py) in stratified 3-fold CV (the CPU budget) on the 4-channel tensors from models/make-tensors.ts;
      inside each fold 20 % of the fold's training images pick the epoch (early stopping)
   3. combined GBDT, two candidates compared in the same CV:
        "features16+clinical" (the paper's design: the fold CNN's 16 features + clinical)
