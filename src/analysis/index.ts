@@ -6,7 +6,7 @@
  */
 import type { AnalysisResult, CtVolume, DicomInput, HuWindows, LevelFinding, MeasuredSlice } from './types.ts';
 import { PAPER_HU_WINDOWS } from './types.ts';
-import { buildCtVolume } from './volume.ts';
+import { buildCtVolume, slicePaddingMask } from './volume.ts';
 import { findVertebralLevels, DEFAULT_MIN_T11_CONFIDENCE, LEVEL_FINDER_VERSION } from './levels.ts';
 import { segmentTissues } from './tissue.ts';
 import { isPlausibleHeightM, measureBodyComposition, type KnownHeight } from './measures.ts';
@@ -151,8 +151,7 @@ export function analyzeVolume(volume: CtVolume, options: AnalyzeOptions = {}): A
   }
 
   const masks = segmentTissues(volume, measuredSlice.sliceIndex, windows);
-  const n = volume.rows * volume.columns;
-  const padding = volume.paddingMask.subarray(measuredSlice.sliceIndex * n, (measuredSlice.sliceIndex + 1) * n);
+  const padding = slicePaddingMask(volume, measuredSlice.sliceIndex);
   const cut = bodyOutlineCutFraction(masks.body, padding, volume.rows, volume.columns);
   if (cut > FOV_CUT_WARNING_FRACTION) {
     warnings.push(`body cut by the field of view at the measured slice (${Math.round(cut * 100)} % of the outline): SFA may be underestimated`);

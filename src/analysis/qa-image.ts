@@ -7,6 +7,7 @@
  */
 import { PNG } from 'pngjs';
 import type { AnalysisResult, CtVolume, LevelName, TissueMasks } from './types.ts';
+import { PADDING_HU } from './types.ts';
 
 type Rgb = [number, number, number];
 
@@ -228,7 +229,7 @@ export function renderQaPng(volume: CtVolume, result: AnalysisResult): Uint8Arra
   for (let r = 0; r < rows; r++) {
     for (let c = 0; c < columns; c++) {
       const i = r * columns + c;
-      const g = volume.paddingMask[k * n + i] ? 0 : windowed(hu[k * n + i]!, 40, 400);
+      const g = hu[k * n + i] === PADDING_HU ? 0 : windowed(hu[k * n + i]!, 40, 400);
       canvas.set(x0 + c, r, [g, g, g]);
       if (!masks) continue;
       if (masks.subcutaneousFat[i]) canvas.set(x0 + c, r, YELLOW, 0.45);

@@ -24,6 +24,7 @@ import type { CtVolume, HuWindows, TissueMasks } from './types.ts';
 import { PAPER_HU_WINDOWS } from './types.ts';
 import { andNot, count, dilate, erode, type Grid } from './morphology.ts';
 import { segmentBody, segmentInsideWall, type TissueSlice } from './tissue-wall.ts';
+import { slicePaddingMask } from './volume.ts';
 import { ERECTOR_MAX_LATERAL_MM, findSpine, releasePosteriorGroove, segmentErectorSpinae } from './tissue-spine.ts';
 
 export { segmentBody, segmentInsideWall, type TissueSlice } from './tissue-wall.ts';
@@ -99,7 +100,7 @@ export function segmentTissues(volume: CtVolume, sliceIndex: number, windows: Hu
       rows: volume.rows,
       columns: volume.columns,
       pixelSpacingMm: volume.pixelSpacingMm,
-      paddingMask: volume.paddingMask.subarray(sliceIndex * n, (sliceIndex + 1) * n),
+      paddingMask: slicePaddingMask(volume, sliceIndex),
     },
     windows,
   );

@@ -228,7 +228,8 @@ export async function buildCtVolume(inputs: DicomInput[]): Promise<CtVolume> {
   const sliceSize = rows * columns;
   const slices = stack.length;
   const hu = new Int16Array(slices * sliceSize);
-  const paddingMask = new Uint8Array(slices * sliceSize);
+  // Per-slice padding scratch: the volume-wide mask is derived from hu on first use (see below).
+  const scratchPadding = new Uint8Array(sliceSize);
   const imagePositionPatient: [number, number, number][] = [];
   const sopInstanceUIDs: string[] = [];
   const sliceZMm: number[] = [];
@@ -256,7 +257,7 @@ export async function buildCtVolume(inputs: DicomInput[]): Promise<CtVolume> {
     let decoded;
     try {
       // Same grid as the source: decode straight into the volume (no per-slice temporaries).
-      const into = identity ? { hu: hu.subarray(base, base + sliceSize), padding: paddingMask.subarray(base, base + sliceSize) } : undefined;
+      const into = identity ? { hu: hu.subarray(base, base + sliceSize), padding: scratchPadding } : undefined;
       decoded = await decodeSliceHu(readBytes(input, h.label), h, PADDING_HU, into);
     } catch (e) {
       // A slice that cannot be decoded would leave a hole: refuse rather than measure around it.
@@ -266,7 +267,6 @@ export async function buildCtVolume(inputs: DicomInput[]): Promise<CtVolume> {
       for (let i = 0; i < sliceSize; i++) {
         const s = srcIndex[i]!;
         hu[base + i] = decoded.hu[s]!;
-        paddingMask[base + i] = decoded.padding[s]!;
       }
     }
     const ipp = h.imagePositionPatient!;
@@ -288,12 +288,11 @@ export async function buildCtVolume(inputs: DicomInput[]): Promise<CtVolume> {
   gaps.sort((a, b) => a - b);
   const sliceSpacingMm = gaps.length ? gaps[Math.floor(gaps.length / 2)]! : 0;
 
-  return {
+  const volume = {
     rows,
     columns,
     slices,
     hu,
-    paddingMask,
     pixelSpacingMm,
     sliceZMm,
     sliceSpacingMm,
@@ -310,7 +309,41 @@ export async function buildCtVolume(inputs: DicomInput[]): Promise<CtVolume> {
       ? {}
       : { sourceGrid: { rows: h0.rows, columns: h0.columns, imageOrientationPatient: h0.imageOrientationPatient!.slice(), ...map } }),
   };
+  return withLazyPaddingMask(volume);
 }
+
+/**
+ * Padding voxels hold exactly PADDING_HU and no real voxel does (decoded HU below -1500 are padding),
+ * so the volume-wide mask is a function of `hu`. It is built on first access only: the analysis itself
+ * works per slice (slicePaddingMask), which keeps a 1000-slice 512x512 series 262 MB smaller while the
+ * level finder holds its own work grid.
+ */
+function withLazyPaddingMask(volume: Omit<CtVolume, 'paddingMask'>): CtVolume {
+  let mask: Uint8Array | null = null;
+  return Object.defineProperty(volume, 'paddingMask', {
+    enumerable: true,
+    configurable: false,
+    get(): Uint8Array {
+      if (!mask) {
+        const hu = volume.hu;
+        mask = new Uint8Array(hu.length);
+        for (let i = 0; i < hu.length; i++) if (hu[i] === PADDING_HU) mask[i] = 1;
+      }
+      return mask;
+    },
+  }) as CtVolume;
+}
+
+/** Padding mask (1 = padding / outside the scan circle) of one slice, without building the volume-wide mask. */
+export function slicePaddingMask(volume: Pick<CtVolume, 'hu' | 'rows' | 'columns'>, sliceIndex: number): Uint8Array {
+  const n = volume.rows * volume.columns;
+  const hu = volume.hu.subarray(sliceIndex * n, (sliceIndex + 1) * n);
+  const out = new Uint8Array(n);
+  for (let i = 0; i < n; i++) if (hu[i] === PADDING_HU) out[i] = 1;
+  return out;
+}
+
+
 
 /**
  * Maps a per-slice mask (or any per-pixel array) from the stored canonical grid back onto the source
