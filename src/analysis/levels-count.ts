@@ -51,7 +51,7 @@ export interface CountInput {
 
 /** Each L1 transverse process is tens of mm^3 in the band; thoracic vertebrae show ~0-30 on one side. */
 const L1_PROCESS_MM3 = 40;
-const T12_LUMBAR_REASON = 'the vertebra read as T12 looks lumbar: rib-to-vertebra assignment uncertain';
+const T12_LUMBAR_REASON = 'a vertebra read as thoracic (T11/T12) looks lumbar: rib-to-vertebra assignment uncertain';
 
 /** Shortest plausible adult vertebral height, disc centre to disc centre (upper thoracic ~18 mm). */
 const MIN_VERTEBRA_MM = 16;
@@ -149,7 +149,6 @@ export function countLevels(input: CountInput): CountResult {
   let bottomUp: number[] | null = null;
   let lastRibFloating = false;
   let l1Processes = false;
-  let t12LooksLumbar = false;
   const last = pairs[m - 1]!;
   const lastInterval = predictedInterval(m - 1, 12);
   const below = intervals[lastInterval + 1];
@@ -165,11 +164,6 @@ export function countLevels(input: CountInput): CountResult {
     // (The rib above may leave the scan: its true reach is then longer still, so the test holds.)
     lastRibFloating = !!above && !reachUnknown(last) && pairReach(last) <= 0.8 * pairReach(above);
     l1Processes = hasTransverseProcesses(input, below);
-    // The vertebra the lowest rib is assigned to must not look lumbar itself: if it does, the rib
-    // was put one vertebra too low (rib-to-vertebra assignment off by one).
-    const t12 = intervals[lastInterval]!;
-    t12LooksLumbar = !t12.partial && hasTransverseProcesses(input, t12);
-    if (t12LooksLumbar) evidence.push('the vertebra read as T12 shows lumbar-like transverse processes on both sides');
     evidence.push(
       `bottom-up: lowest rib pair at z ${fmt(zAt(last.slice))} (reaches ${Math.round(pairReach(last))} mm` +
         `${lastRibFloating ? ', short floating rib' : m < 2 ? ', no rib above in view to compare' : reachUnknown(last) ? ', rib length unknown (leaves the scan)' : ', not shorter than the rib above'}` +
@@ -210,9 +204,8 @@ export function countLevels(input: CountInput): CountResult {
     if (m === 12) {
       numbers = topDown;
       const c = consistencyOf(numbers, 0);
-      confidence = t12LooksLumbar ? 0.45 : 0.95;
+      confidence = 0.95;
       evidence.push(`top-down and bottom-up counts agree (12 rib pairs); ${c.note}`);
-      if (t12LooksLumbar) reason = T12_LUMBAR_REASON;
     } else {
       confidence = 0.2;
       evidence.push(`top-down and bottom-up counts disagree: ${m} rib pairs between the first rib and the first rib-free vertebra (12 expected)`);
@@ -226,13 +219,12 @@ export function countLevels(input: CountInput): CountResult {
     // Alone, the bottom-up count cannot see 11 rib pairs (a rib-less T12 looks like L1) or a missed
     // short 12th rib, so it needs every sign: floating last rib on both sides, and transverse
     // processes on the vertebra below.
-    confidence = c.ok && lastRibFloating && bilateral && l1Processes && !t12LooksLumbar ? 0.75 : 0.45;
+    confidence = c.ok && lastRibFloating && bilateral && l1Processes ? 0.75 : 0.45;
     evidence.push(`bottom-up count only (top of the thorax not counted); ${c.note} near T12`);
     if (!c.ok) reason = 'rib pairs and disc spaces do not match near T12: count uncertain';
     else if (!lastRibFloating) reason = 'lowest rib pair is not clearly a floating 12th rib: T12 not confirmed';
     else if (!bilateral) reason = 'lowest rib found on one side only: T12 not confirmed';
     else if (!l1Processes) reason = 'first rib-free vertebra shows no lumbar transverse processes (possible 11 rib pairs): T12 not confirmed';
-    else if (t12LooksLumbar) reason = T12_LUMBAR_REASON;
   } else if (topDown) {
     numbers = topDown;
     // Counting down from T1 depends on every rib pair: one missed or extra pair shifts all levels.
@@ -263,6 +255,18 @@ export function countLevels(input: CountInput): CountResult {
       const mm = (iv.lower - iv.upper) * input.sliceMm;
       return !iv.partial && (mm < MIN_VERTEBRA_MM || mm > MAX_VERTEBRA_MM);
     };
+    // T11 and T12 carry no transverse processes to speak of (their ribs have no costotransverse
+    // joint); lumbar-sized processes on both sides mean the counting is off by a vertebra.
+    const lumbarLike = (['T11', 'T12'] as const).filter((name) => {
+      const at = byName.get(name);
+      const iv = at ? intervals[at.interval] : undefined;
+      return !!iv && !iv.partial && hasTransverseProcesses(input, iv);
+    });
+    if (lumbarLike.length && confidence > 0.45) {
+      confidence = 0.45;
+      evidence.push(`the vertebra read as ${lumbarLike.join('/')} shows lumbar-like transverse processes on both sides`);
+      reason ??= T12_LUMBAR_REASON;
+    }
     // A level's extent depends on the discs next to it: checked on the rib pairs around it.
     const levelConfidence = (pairIndex: number): number =>
       consistencyOf(numbers!, pairIndex - 1, pairIndex + 2).ok ? confidence : Math.min(confidence, 0.5);
