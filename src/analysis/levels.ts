@@ -17,7 +17,8 @@
  */
 import type { CtVolume, LevelFinding, LevelName, VertebralLevel } from './types.ts';
 import { buildWorkGrid, LevelInputError } from './levels-grid.ts';
-import { bodyCentreProfile, findDiscs, trackSpine } from './levels-spine.ts';
+import { trackSpine } from './levels-spine.ts';
+import { bodyCentreProfile, findDiscs } from './levels-discs.ts';
 import { findRibs } from './levels-ribs.ts';
 import { countLevels, type Interval } from './levels-count.ts';
 
