@@ -189,6 +189,24 @@ describe('vertebral level finder', function () {
     assert.notEqual(f.levels.T11!.sopInstanceUID, ref.levels.T11!.sopInstanceUID, 'fresh UIDs are reported');
   });
 
+  it('chest-ct-1 with rows and columns reversed (orientation -1\\0\\0\\0\\-1\\0): same levels', function () {
+    const { rows, columns, slices } = chest;
+    const plane = rows * columns;
+    const hu = new Int16Array(chest.hu.length);
+    for (let k = 0; k < slices; k++) {
+      for (let r = 0; r < rows; r++) {
+        for (let c = 0; c < columns; c++) hu[k * plane + r * columns + c] = chest.hu[k * plane + (rows - 1 - r) * columns + (columns - 1 - c)]!;
+      }
+    }
+    const flipped: CtVolume = { ...chest, hu, paddingMask: new Uint8Array(0), imageOrientationPatient: [-1, 0, 0, 0, -1, 0] };
+    const { f, ms } = timed(flipped);
+    const ref = findVertebralLevels(chest);
+    console.log(`      flipped: T11 mid z ${f.levels.T11?.zMm} (unflipped ${ref.levels.T11?.zMm}), ${ms.toFixed(0)} ms; ${f.evidence.find((e) => e.includes('rib pair(s)'))}`);
+    assert.equal(f.t11Assessable, true, f.reason ?? '');
+    assert.ok(Math.abs(f.levels.T11!.zMm - ref.levels.T11!.zMm) <= 2.5, 'same T11 within two slices');
+    assert.deepEqual(wrongLevels(f), []);
+  });
+
   it('chest-ct-1 below z -150 (T1 not in view): T11 by the bottom-up count, or not assessable, never wrong', function () {
     const v = cropVolume(chest, (z) => z < -150);
     const { f, ms } = timed(v);

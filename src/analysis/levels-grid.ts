@@ -20,6 +20,8 @@ export interface WorkGrid {
   sliceMm: number;
   /** +1 when increasing row index points posterior (LPS +y), -1 when it points anterior. */
   posteriorRowSign: 1 | -1;
+  /** +1 when increasing column index points to the patient's left (LPS +x), -1 when to the right. */
+  leftColumnSign: 1 | -1;
   /** Per-slice body (largest soft-tissue component, the table excluded). */
   body: BodyOutline[];
   /** 1 inside the body of that slice. Slice-major like hu. */
@@ -119,6 +121,7 @@ export function buildWorkGrid(volume: CtVolume): WorkGrid {
     zMm,
     sliceMm,
     posteriorRowSign,
+    leftColumnSign: volume.imageOrientationPatient[0]! >= 0 ? 1 : -1,
     body,
     bodyMask,
   };

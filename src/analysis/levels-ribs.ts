@@ -119,7 +119,8 @@ export function findRibs(grid: WorkGrid, track: SpineTrack): RibFinding {
       if (!candidate[p0] || cur[p0]) continue;
       const id = pieces.length;
       parent.push(id);
-      const piece = { slice: k, side: ((p0 % cols) - bc < 0 ? 'right' : 'left') as Side, band: 0, maxLat: 0 };
+      const towardsLeft = ((p0 % cols) - bc) * grid.leftColumnSign > 0;
+      const piece = { slice: k, side: (towardsLeft ? 'left' : 'right') as Side, band: 0, maxLat: 0 };
       pieces.push(piece);
       let top = 0;
       stack[top++] = p0;
@@ -167,8 +168,7 @@ export function findRibs(grid: WorkGrid, track: SpineTrack): RibFinding {
     if (piece.band > 0 && !isRib(find(id))) nonRibBand[piece.side][piece.slice]! += piece.band;
   }
   for (const side of ['right', 'left'] as Side[]) {
-    // Patient right is image left (column decreasing) in the canonical orientation; the side
-    // label is for evidence text only, counting treats both sides the same.
+    // The side label is for evidence text only; counting treats both sides the same.
     const occupancy = new Float64Array(slices);
     const countsBySlice: Map<number, number>[] = Array.from({ length: slices }, () => new Map<number, number>());
     for (let id = 1; id < pieces.length; id++) {
