@@ -346,11 +346,12 @@ ds.save_as(sys.argv[1], write_like_original=False)
     assert.equal(countSpoolFiles(dataDir), spoolBefore, 'still one file per SOP instance');
   });
 
-  it('recreates a series directory removed under the running service', async () => {
+  it('recreates the series and .incoming directories when removed under the running service', async () => {
     const file = listFiles(chestDir)[7] as string;
     const stored = received.find((i) => i.sopInstanceUID === (validateInstance(fs.readFileSync(file)) as { sopInstanceUID: string }).sopInstanceUID);
     assert.ok(stored, 'stored by an earlier test');
     fs.rmSync(path.dirname(stored.path), { recursive: true, force: true });
+    fs.rmSync(path.join(dataDir, 'spool/.incoming'), { recursive: true, force: true });
     const result = await storescu([file], { ...scp(), extraArgs: ['-xs'] });
     assert.equal(result.code, 0, result.output.slice(-1000));
     assert.ok(fs.existsSync(stored.path));

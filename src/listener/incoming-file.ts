@@ -1,4 +1,5 @@
 import fs from 'node:fs';
+import path from 'node:path';
 import { Writable } from 'node:stream';
 import { newIncomingPath } from './spool.ts';
 
@@ -36,7 +37,14 @@ export class IncomingFileWriter extends Writable {
     if (this.memoryLimit === 0) this.chunks = null;
     this.path = newIncomingPath(dataDir);
     // Synchronous open: one cheap syscall, and the writer is usable immediately (callers are sync).
-    this.fd = fs.openSync(this.path, 'w');
+    try {
+      this.fd = fs.openSync(this.path, 'w');
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
+      // .incoming was removed under the running service: recreate it rather than refuse until restart.
+      fs.mkdirSync(path.dirname(this.path), { recursive: true });
+      this.fd = fs.openSync(this.path, 'w');
+    }
   }
 
   override _write(chunk: Buffer, _encoding: BufferEncoding, callback: (error?: Error | null) => void): void {
