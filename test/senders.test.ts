@@ -94,6 +94,26 @@ ds.save_as(sys.argv[1], write_like_original=False)
       assert.match(outcome.detail, /CT only/);
     });
 
+    it('an instance the peer accepts no presentation context for is rejected, not retried', async () => {
+      const odd = path.join(tmpDir, 'private-class.dcm');
+      execFileSync('/usr/bin/python3', ['-c', `
+import sys
+from pydicom.dataset import Dataset, FileMetaDataset
+from pydicom.uid import ExplicitVRLittleEndian, generate_uid
+ds = Dataset(); ds.file_meta = FileMetaDataset()
+ds.SOPClassUID = '1.2.826.0.1.3680043.8.498.999.1'; ds.SOPInstanceUID = generate_uid()
+ds.file_meta.MediaStorageSOPClassUID = ds.SOPClassUID; ds.file_meta.MediaStorageSOPInstanceUID = ds.SOPInstanceUID
+ds.file_meta.TransferSyntaxUID = ExplicitVRLittleEndian
+ds.StudyInstanceUID = generate_uid(); ds.SeriesInstanceUID = generate_uid(); ds.Modality = 'OT'
+ds.is_little_endian = True; ds.is_implicit_VR = False
+ds.save_as(sys.argv[1], write_like_original=False)
+`, odd]);
+      // bonemet's SCP rejects non-storage abstract syntaxes at negotiation.
+      const outcome = await sendByCStore({ aeTitle: 'BONEMET', host: '127.0.0.1', port: listener.port }, 'BONEMET_SCU', [odd]);
+      assert.equal(outcome.status, 'rejected', outcome.detail);
+      assert.match(outcome.detail, /no presentation context/);
+    });
+
     it('a permanent association rejection (calling AE not allowed) is rejected, not retried forever', async () => {
       const outcome = await sendByCStore({ aeTitle: 'BONEMET', host: '127.0.0.1', port: listener.port }, 'STRANGER', chestFiles.slice(0, 1));
       assert.equal(outcome.status, 'rejected', outcome.detail);

@@ -42,7 +42,10 @@ export async function sendByCStore(
     const answers: Array<{ status: number; comment: string } | undefined> = files.map(() => undefined);
     let settled = false;
     let networkError: string | null = null;
-    let associationRejection: string | null = null;
+    let associationRejection: { permanent: boolean; text: string } | null = null;
+    const storeRequests: dimse.requests.CStoreRequest[] = [];
+    /** Files the peer accepted no presentation context for: dcmjs-dimse skips them without an answer. */
+    const noContext: boolean[] = files.map(() => false);
     const finish = (outcome: DeliveryOutcome): void => {
       if (settled) return;
       settled = true;
@@ -61,6 +64,7 @@ export async function sendByCStore(
     try {
       files.forEach((file, index) => {
         const request = new requests.CStoreRequest(file);
+        storeRequests.push(request);
         request.on('response', (response: dimse.responses.CStoreResponse) => {
           answers[index] = { status: response.getStatus(), comment: response.getErrorComment() ?? '' };
         });
@@ -73,7 +77,15 @@ export async function sendByCStore(
 
     client.on('associationRejected', (reject: { result: number; source: number; reason: number }) => {
       const permanent = reject.result === constants.RejectResult.Permanent;
-      associationRejection = `association rejected by ${dest.aeTitle} (${permanent ? 'permanent' : 'transient'}, source ${reject.source}, reason ${reject.reason})`;
+      associationRejection = {
+        permanent,
+        text: `association rejected by ${dest.aeTitle} (${permanent ? 'permanent' : 'transient'}, source ${reject.source}, reason ${reject.reason})`,
+      };
+    });
+    client.on('associationAccepted', (association: dimse.association.Association) => {
+      storeRequests.forEach((request, i) => {
+        if (!association.getAcceptedPresentationContextFromRequest(request)) noContext[i] = true;
+      });
     });
     client.on('networkError', (err: Error) => {
       networkError = err.message;
@@ -82,13 +94,18 @@ export async function sendByCStore(
       const where = `${dest.aeTitle}@${dest.host}:${dest.port}`;
       if (associationRejection) {
         // A permanent rejection (unknown calling AE, wrong called AE) is configuration: retrying will not help.
-        finish({ status: associationRejection.includes('permanent') ? 'rejected' : 'retry', detail: associationRejection });
+        finish({ status: associationRejection.permanent ? 'rejected' : 'retry', detail: associationRejection.text });
         return;
       }
-      const missing = answers.filter((a) => a === undefined).length;
-      const classes = answers.map((a) => (a === undefined ? 'transient' : classify(a.status)));
+      const missing = answers.filter((a, i) => a === undefined && !noContext[i]).length;
+      // No accepted context = the peer does not take this SOP class / transfer syntax: permanent.
+      const classes = answers.map((a, i) => (a === undefined ? (noContext[i] ? 'permanent' : 'transient') : classify(a.status)));
       const failures = answers
-        .map((a, i) => (a && classify(a.status) !== 'ok' ? `${files[i]?.split('/').pop()}: ${hex(a.status)}${a.comment ? ` ${a.comment}` : ''}` : null))
+        .map((a, i) => {
+          const name = files[i]?.split('/').pop();
+          if (a === undefined) return noContext[i] ? `${name}: peer accepted no presentation context for it` : null;
+          return classify(a.status) !== 'ok' ? `${name}: ${hex(a.status)}${a.comment ? ` ${a.comment}` : ''}` : null;
+        })
         .filter((x): x is string => x !== null);
       if (classes.every((c) => c === 'ok')) {
         finish({ status: 'delivered', detail: `${files.length} instance(s) stored at ${where}` });
