@@ -222,7 +222,12 @@ export function countLevels(input: CountInput): CountResult {
     confidence = c.ok && lastRibFloating && bilateral && l1Processes ? 0.75 : 0.45;
     evidence.push(`bottom-up count only (top of the thorax not counted); ${c.note} near T12`);
     if (!c.ok) reason = 'rib pairs and disc spaces do not match near T12: count uncertain';
-    else if (!lastRibFloating) reason = 'lowest rib pair is not clearly a floating 12th rib: T12 not confirmed';
+    else if (!lastRibFloating) {
+      reason =
+        m < 2
+          ? 'only one rib pair in view: the vertebral level cannot be confirmed'
+          : 'lowest rib pair is not clearly a floating 12th rib: T12 not confirmed';
+    }
     else if (!bilateral) reason = 'lowest rib found on one side only: T12 not confirmed';
     else if (!l1Processes) reason = 'first rib-free vertebra shows no lumbar transverse processes (possible 11 rib pairs): T12 not confirmed';
   } else if (topDown) {
