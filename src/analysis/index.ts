@@ -13,7 +13,11 @@ import { isPlausibleHeightM, measureBodyComposition, type KnownHeight } from './
 import { NotAssessableInputError } from './errors.ts';
 
 export { NotAssessableInputError } from './errors.ts';
-export { buildCtVolume } from './volume.ts';
+export { buildCtVolume, slicePaddingMask, toSourceGrid } from './volume.ts';
+export { readPatientSizeM } from './decode.ts';
+export { segmentTissues, segmentTissuesOnSlice } from './tissue.ts';
+export { measureBodyComposition, type KnownHeight } from './measures.ts';
+export { renderQaPng } from './qa-image.ts';
 
 export const ALGORITHM_NAME = 'bonemet-t11-bodycomp';
 export const ALGORITHM_VERSION = '0.1.0';
@@ -97,6 +101,9 @@ export function bodyOutlineCutFraction(body: Uint8Array, padding: Uint8Array, ro
 export function analyzeVolume(volume: CtVolume, options: AnalyzeOptions = {}): AnalysisResult {
   const warnings: string[] = [];
   const windows = options.huWindows ?? PAPER_HU_WINDOWS;
+  for (const [name, [lo, hi]] of Object.entries(windows) as [string, [number, number]][]) {
+    if (!(Number.isFinite(lo) && Number.isFinite(hi) && lo < hi)) throw new RangeError(`HU window ${name} must be [low, high] with low < high (got ${lo}..${hi})`);
+  }
   const minT11Confidence = options.minT11Confidence ?? DEFAULT_MIN_T11_CONFIDENCE;
   if (volume.excluded.length) {
     warnings.push(`${volume.excluded.length} instance(s) not used (see excluded list)`);
