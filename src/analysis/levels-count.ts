@@ -158,11 +158,12 @@ export function countLevels(input: CountInput): CountResult {
   const belowTallEnough = !!below && (below.lower - below.upper) * input.sliceMm >= MIN_VERTEBRA_MM;
   if (lastInterval >= 0 && lastInterval < intervals.length && below && !below.partial && belowTallEnough) {
     bottomUp = pairs.map((_, i) => 12 - (m - 1 - i));
-    // Floating = clearly shorter than the rib above; with no rib above in view, or a rib that
-    // leaves the scan (length unknown), it is unproven.
+    // Floating = clearly shorter than the rib above (at most 70 %: rib 11 is itself only a little
+    // shorter than rib 10, so a missed 12th rib must not let rib 11 pass); with no rib above in
+    // view, or a last rib that leaves the scan (length unknown), it is unproven. (The rib above
+    // may leave the scan: its true reach is then longer still, so the test holds.)
     const above = m >= 2 ? pairs[m - 2]! : null;
-    // (The rib above may leave the scan: its true reach is then longer still, so the test holds.)
-    lastRibFloating = !!above && !reachUnknown(last) && pairReach(last) <= 0.8 * pairReach(above);
+    lastRibFloating = !!above && !reachUnknown(last) && pairReach(last) <= 0.7 * pairReach(above);
     l1Processes = hasTransverseProcesses(input, below);
     evidence.push(
       `bottom-up: lowest rib pair at z ${fmt(zAt(last.slice))} (reaches ${Math.round(pairReach(last))} mm` +
