@@ -429,6 +429,25 @@ describe('vertebral numbering from rib pairs (synthetic counts)', function () {
     assert.match(r.reason ?? '', /looks lumbar/);
   });
 
+  it('bottom-up only with a short lumbar rib below a short 12th rib: not assessable', function () {
+    const sc = scene(13, 1);
+    const reaches = sc.pairs.map((_, i) => (i === 12 ? 40 : i === 11 ? 60 : 120)); // no short first rib: no top-down count
+    const pairs = sc.pairs.map((p, i) => ({
+      ...p,
+      right: p.right && { ...p.right, reachMm: reaches[i]! },
+      left: p.left && { ...p.left, reachMm: reaches[i]! },
+    }));
+    const slices = sc.intervals[sc.intervals.length - 1]!.lower + 1;
+    const band = { right: new Float64Array(slices), left: new Float64Array(slices) };
+    const l2 = sc.intervals[14]!; // transverse processes on the vertebra below the lowest pair
+    band.right[Math.round((l2.upper + l2.lower) / 2)] = 60;
+    band.left[Math.round((l2.upper + l2.lower) / 2)] = 60;
+    const r = countLevels({ intervals: sc.intervals, pairs, slices, sliceMm: 1, zAt: (k) => -k, nonRibBandMm3: band });
+    console.log(`      lumbar rib, bottom-up only: confidence ${r.t11Confidence}, reason ${r.reason}`);
+    assert.ok(r.t11Confidence < 0.6);
+    assert.match(r.reason ?? '', /lumbar rib/);
+  });
+
   for (const ribCount of [11, 13]) {
     it(`${ribCount} rib pairs: the counts disagree and T11 is not assessable`, function () {
       const r = run(ribCount);

@@ -149,6 +149,7 @@ export function countLevels(input: CountInput): CountResult {
   let bottomUp: number[] | null = null;
   let lastRibFloating = false;
   let l1Processes = false;
+  let twoShortAtBottom = false;
   const last = pairs[m - 1]!;
   const lastInterval = predictedInterval(m - 1, 12);
   const below = intervals[lastInterval + 1];
@@ -164,6 +165,9 @@ export function countLevels(input: CountInput): CountResult {
     // may leave the scan: its true reach is then longer still, so the test holds.)
     const above = m >= 2 ? pairs[m - 2]! : null;
     lastRibFloating = !!above && !reachUnknown(last) && pairReach(last) <= 0.7 * pairReach(above);
+    // Two short pairs at the bottom: the lower one may be a lumbar rib on L1 (13 pairs).
+    const aboveAbove = m >= 3 ? pairs[m - 3]! : null;
+    twoShortAtBottom = !!above && !!aboveAbove && !reachUnknown(above) && pairReach(above) <= 0.7 * pairReach(aboveAbove);
     l1Processes = hasTransverseProcesses(input, below);
     evidence.push(
       `bottom-up: lowest rib pair at z ${fmt(zAt(last.slice))} (reaches ${Math.round(pairReach(last))} mm` +
@@ -220,7 +224,7 @@ export function countLevels(input: CountInput): CountResult {
     // Alone, the bottom-up count cannot see 11 rib pairs (a rib-less T12 looks like L1) or a missed
     // short 12th rib, so it needs every sign: floating last rib on both sides, and transverse
     // processes on the vertebra below.
-    confidence = c.ok && lastRibFloating && bilateral && l1Processes ? 0.75 : 0.45;
+    confidence = c.ok && lastRibFloating && bilateral && l1Processes && !twoShortAtBottom ? 0.75 : 0.45;
     evidence.push(`bottom-up count only (top of the thorax not counted); ${c.note} near T12`);
     if (!c.ok) reason = 'rib pairs and disc spaces do not match near T12: count uncertain';
     else if (!lastRibFloating) {
@@ -231,6 +235,7 @@ export function countLevels(input: CountInput): CountResult {
     }
     else if (!bilateral) reason = 'lowest rib found on one side only: T12 not confirmed';
     else if (!l1Processes) reason = 'first rib-free vertebra shows no lumbar transverse processes (possible 11 rib pairs): T12 not confirmed';
+    else if (twoShortAtBottom) reason = 'two short rib pairs at the bottom (possible lumbar rib, 13 pairs): T12 not confirmed';
   } else if (topDown) {
     numbers = topDown;
     // Counting down from T1 depends on every rib pair: one missed or extra pair shifts all levels.
