@@ -179,6 +179,20 @@ describe('tissue: 2-D core and QA picture', () => {
     assert.throws(() => segmentTissuesOnSlice({ hu: new Int16Array(10), rows: 4, columns: 4, pixelSpacingMm: [1, 1] }), /expected 4x4/);
   });
 
+  it('cuts an arm lying against the trunk off the body outline and says so (j2k-ct, PET/CT arms down)', async () => {
+    const volume = await buildCtVolume(lazyInputs(seriesFiles('j2k-ct')));
+    const k = 18; // the right arm touches the trunk on this slice
+    const masks = segmentTissues(volume, k);
+    assert.ok(masks.notes?.some((n) => /arm touching the trunk/.test(n)));
+    // A pixel inside the right arm (image left) is not body, the trunk centre is.
+    assert.equal(masks.body[320 * volume.columns + 40], 0);
+    assert.equal(masks.body[300 * volume.columns + 256], 1);
+    const result = analyzeVolume(volume, { atSliceSopInstanceUID: volume.sopInstanceUIDs[k]! });
+    assert.ok(result.warnings.some((w) => /arm touching the trunk/.test(w)));
+    // Slices where the arms are free get no note.
+    assert.equal(segmentTissues(volume, 10).notes, undefined);
+  });
+
   it('renderQaPng draws the T11 line in red at its z on the sagittal panel and the axial slice beside it', async () => {
     const { result, volume } = await analyzeChest();
     assert.equal(result.assessable, true);

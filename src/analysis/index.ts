@@ -22,7 +22,7 @@ export { renderQaPng } from './qa-image.ts';
 export const ALGORITHM_NAME = 'bonemet-t11-bodycomp';
 export const ALGORITHM_VERSION = '0.1.0';
 /** Tissue method identifier (changes whenever segmentation constants change). */
-export const TISSUE_METHOD = 'raycast-wall-v3';
+export const TISSUE_METHOD = 'raycast-wall-v4';
 
 export interface AnalyzeOptions {
   /** Height from the clinical record or the CLI; preferred over DICOM PatientSize. */
@@ -163,6 +163,7 @@ export function analyzeVolume(volume: CtVolume, options: AnalyzeOptions = {}): A
   if (cut > FOV_CUT_WARNING_FRACTION) {
     warnings.push(`body cut by the field of view at the measured slice (${Math.round(cut * 100)} % of the outline): SFA may be underestimated`);
   }
+  warnings.push(...(masks.notes ?? []));
   const height = chooseHeight(options, volume, warnings);
   const bodyComposition = measureBodyComposition(masks, volume.pixelSpacingMm, height);
   return { assessable: true, reason: null, levelFinding, measuredSlice, bodyComposition, masks, algorithm, warnings };

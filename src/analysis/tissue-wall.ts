@@ -3,10 +3,16 @@
  * the method overview. Pure. Canonical orientation: rows anterior -> posterior.
  */
 import type { HuWindows } from './types.ts';
-import { and, close, dilate, erode, fillHoles, type Grid, largestComponent, open } from './morphology.ts';
+import { and, close, count, dilate, erode, fillHoles, type Grid, labelComponents, largestComponent, open } from './morphology.ts';
 
 /** Above this HU a voxel is "something" (not air / lung parenchyma): the body threshold. */
 const BODY_THRESHOLD_HU = -500;
+/** Opening radius that cuts a limb from the trunk where they only touch (a contact narrower than 2x this). */
+const LIMB_NECK_MM = 15;
+/** A part this large (share of the body area) cut off by that opening is a limb, not a skin fold. */
+const LIMB_MIN_FRACTION = 0.03;
+/** The limb is removed together with this rim (the opening shaves its skin edge). */
+const LIMB_RIM_MM = 2;
 /** Opening radius that separates the patient from the table top, cables and blankets. */
 const BODY_OPENING_MM = 3;
 /** Skin (dermis) is non-fat soft tissue at the surface; allow this much before subcutaneous fat starts. */
@@ -32,6 +38,15 @@ export interface TissueSlice {
 }
 /** Body outline: largest non-air component, table removed, internal air (lungs, bowel gas) filled. */
 export function segmentBody(slice: TissueSlice): Uint8Array {
+  return segmentBodyWithNotes(slice).body;
+}
+
+/**
+ * Body outline plus whether a limb had to be cut off it: an arm lying against the trunk (PET/CT,
+ * arms down) joins the outline through a narrow contact; opening with LIMB_NECK_MM cuts that contact,
+ * the trunk is the largest part, and only the trunk (with its skin detail) is kept.
+ */
+export function segmentBodyWithNotes(slice: TissueSlice): { body: Uint8Array; limbRemoved: boolean } {
   const { rows, columns, hu, paddingMask } = slice;
   const g: Grid = { rows, columns, spacingMm: slice.pixelSpacingMm };
   const solid = new Uint8Array(rows * columns);
@@ -39,9 +54,27 @@ export function segmentBody(slice: TissueSlice): Uint8Array {
   const core = largestComponent(open(solid, g, BODY_OPENING_MM), rows, columns);
   // Give back the skin detail removed by the opening, but only next to the kept component.
   const regrown = and(dilate(core, g, BODY_OPENING_MM + Math.max(...slice.pixelSpacingMm)), solid);
-  const body = fillHoles(largestComponent(regrown, rows, columns), rows, columns);
+  let body = fillHoles(largestComponent(regrown, rows, columns), rows, columns);
+  let limbRemoved = false;
+  const total = count(body);
+  if (total > 0) {
+    const { labels, sizes } = labelComponents(open(body, g, LIMB_NECK_MM), rows, columns);
+    const large = sizes.map((n, l) => [n, l] as const).filter(([n, l]) => l > 0 && n >= LIMB_MIN_FRACTION * total);
+    if (large.length >= 2) {
+      const trunkLabel = large.reduce((a, b) => (b[0] > a[0] ? b : a))[1];
+      const limbLabels = new Set(large.filter(([, l]) => l !== trunkLabel).map(([, l]) => l));
+      const limbs = new Uint8Array(body.length);
+      for (let i = 0; i < limbs.length; i++) limbs[i] = limbLabels.has(labels[i]!) ? 1 : 0;
+      // Remove the limbs (plus their rim) and keep the trunk: trunk protrusions the opening removed stay.
+      const cut = dilate(limbs, g, LIMB_RIM_MM + Math.max(...slice.pixelSpacingMm));
+      const trunk = new Uint8Array(body.length);
+      for (let i = 0; i < trunk.length; i++) trunk[i] = body[i] && !cut[i] ? 1 : 0;
+      body = fillHoles(largestComponent(trunk, rows, columns), rows, columns);
+      limbRemoved = true;
+    }
+  }
   if (paddingMask) for (let i = 0; i < body.length; i++) if (paddingMask[i]) body[i] = 0;
-  return body;
+  return { body, limbRemoved };
 }
 
 export interface Centre {

@@ -23,7 +23,7 @@
 import type { CtVolume, HuWindows, TissueMasks } from './types.ts';
 import { PAPER_HU_WINDOWS } from './types.ts';
 import { andNot, count, dilate, erode, type Grid } from './morphology.ts';
-import { segmentBody, segmentInsideWall, type TissueSlice } from './tissue-wall.ts';
+import { segmentBodyWithNotes, segmentInsideWall, type TissueSlice } from './tissue-wall.ts';
 import { slicePaddingMask } from './volume.ts';
 import { ERECTOR_MAX_LATERAL_MM, findSpine, releasePosteriorGroove, segmentErectorSpinae } from './tissue-spine.ts';
 
@@ -52,8 +52,9 @@ export function segmentTissuesOnSlice(slice: TissueSlice, windows: HuWindows = P
   const { rows, columns, hu } = slice;
   if (hu.length !== rows * columns) throw new RangeError(`slice has ${hu.length} voxels, expected ${rows}x${columns}`);
   const masks = emptyMasks(rows, columns);
-  const body = segmentBody(slice);
+  const { body, limbRemoved } = segmentBodyWithNotes(slice);
   if (count(body) === 0) return masks;
+  if (limbRemoved) masks.notes = ['an arm touching the trunk was cut off the body outline at the narrow contact: check the QA picture'];
   const { insideWall, centre } = segmentInsideWall(slice, body, windows);
   const spine = findSpine(slice, insideWall, centre);
   const erector = segmentErectorSpinae(slice, insideWall, spine, windows);

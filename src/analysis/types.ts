@@ -114,6 +114,8 @@ export interface TissueMasks {
   erectorSpinae: Uint8Array;
   /** Inside the abdominal/thoracic muscle wall (the boundary between SAT and VAT). */
   insideWall: Uint8Array;
+  /** Segmentation notes worth a warning (e.g. an arm cut off the body outline). No patient data. */
+  notes?: string[];
 }
 
 /** HU windows from the source paper (method-facts.md). Configurable because sites may differ. */
