@@ -50,12 +50,30 @@ function OnStableSeries(seriesId, tags, metadata)
 end
 `;
 
-/** Starts a private Orthanc (temp storage/index, DICOMweb plugin, auth on) on free ports. */
+/**
+ * Starts a private Orthanc (temp storage/index, DICOMweb plugin, auth on) on free ports. Ports picked
+ * by freePort() can be taken by someone else before Orthanc binds them (other tests run in parallel,
+ * or the caller reserved a port the same way): a failed start is retried with fresh ports.
+ */
 export async function startOrthanc(opts: OrthancOptions = {}): Promise<OrthancPeer> {
+  const avoid = new Set(opts.bonemetAe ? [opts.bonemetAe.port] : []);
+  let lastError: Error | null = null;
+  for (let attempt = 1; attempt <= 3; attempt++) {
+    try {
+      return await startOrthancOnce(opts, avoid);
+    } catch (err) {
+      lastError = err as Error;
+    }
+  }
+  throw lastError ?? new Error('Orthanc did not start');
+}
+
+async function startOrthancOnce(opts: OrthancOptions, avoid: Set<number>): Promise<OrthancPeer> {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'orthanc-'));
-  const httpPort = await freePort();
+  let httpPort = await freePort();
+  while (avoid.has(httpPort)) httpPort = await freePort();
   let dicomPort = await freePort();
-  while (dicomPort === httpPort) dicomPort = await freePort();
+  while (dicomPort === httpPort || avoid.has(dicomPort)) dicomPort = await freePort();
   const aet = opts.aet ?? 'ORTHANC';
   const user = 'bonemet';
   const password = 'bonemet-test-password';
