@@ -72,16 +72,35 @@ export async function startStorescp(
   const ownsDir = dir === undefined;
   const outDir = dir ?? fs.mkdtempSync(path.join(os.tmpdir(), 'storescp-'));
   fs.mkdirSync(outDir, { recursive: true });
-  const port = opts.port ?? (await freePort());
   const aet = opts.aet ?? 'STORESCP';
-  const logPath = path.join(os.tmpdir(), `storescp-${port}-${process.pid}.log`);
-  const proc = startPeerProcess('storescp', ['+xa', '-aet', aet, '-od', outDir, ...(opts.extraArgs ?? []), String(port)], logPath);
-  try {
-    await waitForPort(port);
-  } catch (err) {
-    await proc.stop();
-    throw new Error(`storescp did not start: ${(err as Error).message}\n${proc.tail()}`);
+  let port = 0;
+  let logPath = '';
+  let proc: ReturnType<typeof startPeerProcess> | null = null;
+  // A port from freePort() may be taken before storescp binds it (then storescp exits at once, and
+  // waitForPort would see the other listener): check storescp is still alive, retry with a new port.
+  for (let attempt = 1; attempt <= 3 && proc === null; attempt++) {
+    port = opts.port ?? (await freePort());
+    logPath = path.join(os.tmpdir(), `storescp-${port}-${process.pid}.log`);
+    const started = startPeerProcess('storescp', ['+xa', '-aet', aet, '-od', outDir, ...(opts.extraArgs ?? []), String(port)], logPath);
+    let problem: string | null = null;
+    try {
+      await waitForPort(port);
+      await new Promise((r) => setTimeout(r, 100));
+      if (started.child.exitCode !== null) problem = `storescp exited (port ${port} taken?)`;
+    } catch (err) {
+      problem = (err as Error).message;
+    }
+    if (problem === null) {
+      proc = started;
+      break;
+    }
+    const tail = started.tail();
+    await started.stop();
+    fs.rmSync(logPath, { force: true });
+    if (opts.port !== undefined || attempt === 3) throw new Error(`storescp did not start: ${problem}\n${tail}`);
   }
+  if (!proc) throw new Error('storescp did not start');
+  const running = proc;
   return {
     host: '127.0.0.1',
     port,
@@ -89,7 +108,7 @@ export async function startStorescp(
     dir: outDir,
     receivedFiles: () => fs.readdirSync(outDir).filter((f) => !f.startsWith('.')),
     stop: async () => {
-      await proc.stop();
+      await running.stop();
       fs.rmSync(logPath, { force: true });
       if (ownsDir) fs.rmSync(outDir, { recursive: true, force: true });
     },
