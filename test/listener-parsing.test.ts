@@ -1,5 +1,7 @@
 import { strict as assert } from 'node:assert';
+import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
+import os from 'node:os';
 import path from 'node:path';
 import { Writable } from 'node:stream';
 import { fileURLToPath } from 'node:url';
@@ -93,6 +95,27 @@ describe('listener parsing (pure): multipart/related splitter, instance validati
         assert.ok(v.ok, `${name}: ${v.ok ? '' : v.detail}`);
         assert.equal(v.transferSyntaxUID, ts);
         assert.equal(v.modality, 'CT');
+      }
+    });
+
+    it('accepts the same CT re-encoded by dcmconv as Implicit LE, Explicit BE and Deflated', () => {
+      const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'bonemet-ts-'));
+      try {
+        const source = firstFile(path.join(dataRoot, 'totalseg-abdomen/dicom'));
+        for (const [flag, ts] of [['+ti', '1.2.840.10008.1.2'], ['+tb', '1.2.840.10008.1.2.2'], ['+td', '1.2.840.10008.1.2.1.99']] as const) {
+          const out = path.join(dir, `${flag.slice(1)}.dcm`);
+          execFileSync('dcmconv', [flag, source, out]);
+          const bytes = fs.readFileSync(out);
+          const v = validateInstance(bytes);
+          assert.ok(v.ok && v.transferSyntaxUID === ts, `${flag}: ${JSON.stringify(v)}`);
+          if (flag !== '+td') {
+            // Cut inside the pixel data: must be caught in this byte order too.
+            const cut = validateInstance(bytes.subarray(0, bytes.length - 1000));
+            assert.ok(!cut.ok && cut.reason === 'truncated', `${flag} truncated: ${JSON.stringify(cut)}`);
+          }
+        }
+      } finally {
+        fs.rmSync(dir, { recursive: true, force: true });
       }
     });
 
