@@ -7,6 +7,7 @@
  * Pure: bytes in, a problem description (or null) out. Reads only element headers, so a ByteSource
  * over a file touches a few kB of a 70 MB instance.
  */
+import { inflateRawSync } from 'node:zlib';
 import { bufferSource, type ByteSource } from './byte-source.ts';
 
 const LONG_LENGTH_VRS = new Set(['OB', 'OD', 'OF', 'OL', 'OV', 'OW', 'SQ', 'SV', 'UC', 'UN', 'UR', 'UT', 'UV']);
@@ -138,11 +139,22 @@ export interface StructureReport {
 }
 
 /**
- * Walks the data set starting at `datasetOffset`. Deflated data sets are not walked (they are
- * checked by inflating them when parsed).
+ * Walks the data set starting at `datasetOffset`. A Deflated data set is inflated first (a cut-off
+ * deflate stream is itself the finding); its pixelDataOffset is then unknown (null).
  */
 export function checkDatasetStructure(input: Uint8Array | ByteSource, datasetOffset: number, transferSyntaxUID: string): StructureReport {
-  if (transferSyntaxUID === DEFLATED_EXPLICIT_LE) return { problem: null, pixelDataOffset: null };
+  if (transferSyntaxUID === DEFLATED_EXPLICIT_LE) {
+    const all = input instanceof Uint8Array ? input : input.read(0, input.size);
+    let inflated: Uint8Array;
+    try {
+      // PS3.5 A.5: raw deflate (RFC 1951, no zlib header) of the Explicit VR LE data set.
+      inflated = inflateRawSync(all.subarray(datasetOffset));
+    } catch (err) {
+      return { problem: `data cut off: deflated data set (${(err as Error).message})`.slice(0, 64), pixelDataOffset: null };
+    }
+    const report = checkDatasetStructure(inflated, 0, '1.2.840.10008.1.2.1');
+    return { problem: report.problem, pixelDataOffset: null };
+  }
   const source = input instanceof Uint8Array ? bufferSource(input) : input;
   const walker = new DatasetWalker(source, transferSyntaxUID !== EXPLICIT_BE);
   try {
