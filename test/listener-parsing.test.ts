@@ -117,6 +117,21 @@ describe('listener parsing (pure): multipart/related splitter, instance validati
       }
     });
 
+    it('refuses a CT object without Pixel Data (0xA900, named)', () => {
+      const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'bonemet-nopix-'));
+      try {
+        const out = path.join(dir, 'no-pixels.dcm');
+        const source = firstFile(path.join(dataRoot, 'totalseg-abdomen/dicom'));
+        fs.copyFileSync(source, out);
+        execFileSync('dcmodify', ['-nb', '-e', '(7fe0,0010)', out]);
+        const v = validateInstance(fs.readFileSync(out));
+        assert.ok(!v.ok && v.status === 0xa900, JSON.stringify(v));
+        assert.match(v.detail, /Pixel Data \(7FE0,0010\) is missing/);
+      } finally {
+        fs.rmSync(dir, { recursive: true, force: true });
+      }
+    });
+
     it('names the empty UID of the original j2k-ct files', () => {
       const v = validateInstance(j2kBroken);
       assert.ok(!v.ok);

@@ -259,6 +259,10 @@ export function validateInstance(input: Uint8Array | ByteSource, expected: Expec
   if (modality !== 'CT') {
     return refuse('inconsistent', `Modality is '${modality || 'empty'}' in a CT image object`, ids);
   }
+  // Pixel Data is Type 1 in both CT IODs; without it the job would fail later for a less clear reason.
+  if (structure.pixelDataOffset === null && dict['7FE00010'] === undefined) {
+    return refuse('missing-attribute', 'Pixel Data (7FE0,0010) is missing', ids);
+  }
   const metaSopInstance = meta.sopInstanceUID;
   if (metaSopInstance && metaSopInstance !== sopInstanceUID) {
     return refuse('inconsistent', 'MediaStorageSOPInstanceUID differs from SOPInstanceUID', ids);
