@@ -131,6 +131,15 @@ describe('analysis volume: j2k-ct (JPEG 2000, empty UIDs)', () => {
     assert.equal(max, 2863 - 1024, '12-bit stored values are not truncated');
   });
 
+  it('picks the same stack whatever the order when two copies of a series tie (original + UID-repaired)', async () => {
+    const both = [...seriesFiles('j2k-ct'), ...seriesFiles('j2k-ct', 'dicom_fixed')];
+    const a = await buildCtVolume(lazyInputs(both));
+    const b = await buildCtVolume(lazyInputs(seededShuffle(both, 7)));
+    assert.equal(a.slices, 20);
+    assert.equal(a.excluded.length, 20);
+    assert.equal(a.seriesInstanceUID, b.seriesInstanceUID);
+  });
+
   it('gives the same pixels for the UID-repaired copy', async () => {
     const a = await buildCtVolume(lazyInputs(seriesFiles('j2k-ct')));
     const b = await buildCtVolume(lazyInputs(seriesFiles('j2k-ct', 'dicom_fixed')));

@@ -159,11 +159,13 @@ export async function buildCtVolume(inputs: DicomInput[]): Promise<CtVolume> {
   }
   let chosen: Candidate[] = [];
   for (const g of groups.values()) if (g.length > chosen.length) chosen = g;
-  // Tie-break independent of input order: prefer the group whose smallest SOP UID sorts first.
-  const ties = [...groups.values()].filter((g) => g.length === chosen.length);
+  // Tie-break independent of input order: the group whose key (series UID, geometry), then smallest
+  // SOP UID, sorts first (copies of a series may share SOP UIDs, e.g. a UID-repaired export).
+  const ties = [...groups.entries()].filter(([, g]) => g.length === chosen.length);
   if (ties.length > 1) {
     const minUid = (g: Candidate[]) => g.map((c) => c.header.sopInstanceUID).sort()[0] ?? '';
-    chosen = ties.sort((a, b) => (minUid(a) < minUid(b) ? -1 : minUid(a) > minUid(b) ? 1 : 0))[0]!;
+    const order = (x: string, y: string) => (x < y ? -1 : x > y ? 1 : 0);
+    chosen = ties.sort(([ka, a], [kb, b]) => order(ka, kb) || order(minUid(a), minUid(b)))[0]![1];
   }
   for (const g of groups.values()) {
     if (g === chosen) continue;
