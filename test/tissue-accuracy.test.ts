@@ -46,7 +46,7 @@ describe('tissue accuracy: totalseg-abdomen top slices (InstanceNumber 28-30) vs
         n: instanceNumbers[j]!,
         sat: dice(m.subcutaneousFat, sat.masks[j]!),
         es: dice(m.erectorSpinae, es.masks[j]!),
-        // Diagnostic: the same mask one 3 mm pixel smaller, to show how much is boundary convention.
+        // Diagnostic: the same mask one 3 mm pixel smaller (boundary convention left over after the rim trim).
         esInner: dice(erode(m.erectorSpinae, { rows: volume.rows, columns: volume.columns, spacingMm: ps }, ps[0]), es.masks[j]!),
         vat: dice(m.visceralFat, torso.masks[j]!),
         satErr: pct(result.bodyComposition!.sfaCm2, maskAreaCm2(sat.masks[j]!, ps)),
@@ -75,12 +75,12 @@ describe('tissue accuracy: totalseg-abdomen top slices (InstanceNumber 28-30) vs
     }
   });
 
-  // TotalSegmentator's autochthon masks sit about one 3 mm pixel inside the visible muscle border, and
-  // include no iliocostalis laterally: our areas are larger by design, hence the loose area floor.
-  it('erector spinae overlaps autochthon L+R (floor: Dice >= 0.65, area within 80 %)', () => {
+  // The fascial rim (outer pixel layer facing soft tissue) is trimmed like TotalSegmentator's border;
+  // what remains above the reference is mostly muscle lateral/posterior of the belly (see tissue.ts).
+  it('erector spinae overlaps autochthon L+R (floor: Dice >= 0.78, area within 35 %)', () => {
     for (const r of rows) {
-      assert.ok(r.es >= 0.65, `IN${r.n} ES Dice ${r.es.toFixed(3)}`);
-      assert.ok(Math.abs(r.esErr) < 80, `IN${r.n} ESMA error ${r.esErr.toFixed(1)} %`);
+      assert.ok(r.es >= 0.78, `IN${r.n} ES Dice ${r.es.toFixed(3)}`);
+      assert.ok(Math.abs(r.esErr) < 35, `IN${r.n} ESMA error ${r.esErr.toFixed(1)} %`);
     }
   });
 
@@ -90,7 +90,7 @@ describe('tissue accuracy: totalseg-abdomen top slices (InstanceNumber 28-30) vs
 });
 
 describe('tissue accuracy: j2k-ct erector spinae areas vs reference_areas_per_slice.csv', () => {
-  it('prints ESMA per top slice and stays within a factor 2.3 of the (under-segmenting --fast) reference', async () => {
+  it('prints ESMA per top slice and stays within a factor 1.9 of the (under-segmenting --fast) reference', async () => {
     const csv = fs.readFileSync(path.join(CT_DATA, 'j2k-ct', 'reference_areas_per_slice.csv'), 'utf8').trim().split('\n');
     const header = csv[0]!.split(',');
     const col = (name: string) => header.indexOf(name);
@@ -111,7 +111,7 @@ describe('tissue accuracy: j2k-ct erector spinae areas vs reference_areas_per_sl
       lines.push(`      z ${z.toFixed(1)}  ESMA ${ours.toFixed(2)} cm2  reference ${ref.toFixed(2)} cm2  (${pct(ours, ref).toFixed(0)} %)`);
     }
     console.log(lines.join('\n'));
-    for (const r of ratios) assert.ok(r > 0.8 && r < 2.3, `ratio ${r.toFixed(2)}`);
+    for (const r of ratios) assert.ok(r > 0.8 && r < 1.9, `ratio ${r.toFixed(2)}`);
   });
 });
 

@@ -4,7 +4,7 @@
  * posterior, the spinous process is the most posterior bone near the midline.
  */
 import type { HuWindows } from './types.ts';
-import { and, componentsTouching, dilate, erode, type Grid } from './morphology.ts';
+import { and, componentsTouching, dilate, erode, fillHoles, type Grid } from './morphology.ts';
 import type { Centre, TissueSlice } from './tissue-wall.ts';
 
 /** Bone threshold used to find the spine (osteopenic trabecular bone can be ~100 HU: cortex/processes are higher). */
@@ -238,4 +238,30 @@ export function releasePosteriorGroove(
   }
   const released = componentsTouching(candidate, seeds, rows, columns);
   for (let i = 0; i < released.length; i++) if (released[i]) insideWall[i] = 0;
+}
+
+/**
+ * Removes the erector spinae's outer pixel layer where it borders soft tissue or fat (not bone).
+ * The thoracolumbar fascia and the epimysium are dense connective tissue with muscle-window HU, so a
+ * threshold cannot tell them from muscle; the outermost layer of the thresholded region is that
+ * sheath plus partial volume with the fat or neighbouring muscle beyond it (latissimus dorsi,
+ * serratus posterior). Borders on bone (lamina, transverse process, rib, spinous process) are sharp
+ * and keep their pixels: muscle attaches there directly. Holes inside the muscle (intramuscular fat, or
+ * noise on thin high-resolution slices) are no sheath: only the outer border is trimmed.
+ */
+export function trimFascialRim(slice: TissueSlice, erector: Uint8Array): Uint8Array {
+  const { rows, columns, hu } = slice;
+  const out = new Uint8Array(erector);
+  const filled = fillHoles(erector, rows, columns);
+  const keeps = (j: number) => filled[j] === 1 || hu[j]! >= BONE_HU;
+  for (let r = 0; r < rows; r++) {
+    for (let c = 0; c < columns; c++) {
+      const i = r * columns + c;
+      if (!erector[i]) continue;
+      const onRim =
+        (c > 0 && !keeps(i - 1)) || (c < columns - 1 && !keeps(i + 1)) || (r > 0 && !keeps(i - columns)) || (r < rows - 1 && !keeps(i + columns));
+      if (onRim) out[i] = 0;
+    }
+  }
+  return out;
 }

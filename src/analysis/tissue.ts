@@ -18,14 +18,15 @@
  *    paraspinal compartment behind the spinal canal (intermuscular fat of the back is not visceral).
  * 4. Erector spinae = muscle-window tissue behind the bony floor (lamina, transverse processes, ribs),
  *    within ERECTOR_MAX_LATERAL_MM of the spinous process, inside the wall, connected to a seed in the
- *    groove beside the spinous process on each side.
+ *    groove beside the spinous process on each side. Its outer pixel layer facing soft tissue or fat
+ *    (not bone) is trimmed: the fascial sheath plus partial volume, which has muscle-window HU.
  */
 import type { CtVolume, HuWindows, TissueMasks } from './types.ts';
 import { PAPER_HU_WINDOWS } from './types.ts';
 import { andNot, count, dilate, erode, type Grid } from './morphology.ts';
 import { segmentBodyWithNotes, segmentInsideWall, type TissueSlice } from './tissue-wall.ts';
 import { slicePaddingMask } from './volume.ts';
-import { ERECTOR_MAX_LATERAL_MM, findSpine, releasePosteriorGroove, segmentErectorSpinae } from './tissue-spine.ts';
+import { ERECTOR_MAX_LATERAL_MM, findSpine, releasePosteriorGroove, segmentErectorSpinae, trimFascialRim } from './tissue-spine.ts';
 
 export { segmentBody, segmentInsideWall, type TissueSlice } from './tissue-wall.ts';
 export { findSpine, segmentErectorSpinae, type SpineLandmarks } from './tissue-spine.ts';
@@ -85,7 +86,8 @@ export function segmentTissuesOnSlice(slice: TissueSlice, windows: HuWindows = P
   }
   masks.body = body;
   masks.insideWall = insideWall;
-  masks.erectorSpinae = andNot(erector, masks.visceralFat);
+  // Trimmed only now: the wall and groove steps above use the untrimmed muscle (SAT stays as it was).
+  masks.erectorSpinae = trimFascialRim(slice, andNot(erector, masks.visceralFat));
   return masks;
 }
 
