@@ -118,6 +118,7 @@ export function segmentErectorSpinae(
   insideWall: Uint8Array,
   spine: SpineLandmarks | null,
   windows: HuWindows,
+  options: { ribReachMm?: number } = {},
 ): Uint8Array {
   const { rows, columns, hu } = slice;
   const [sy, sx] = slice.pixelSpacingMm;
@@ -128,11 +129,16 @@ export function segmentErectorSpinae(
   const maxLat = Math.round(ERECTOR_MAX_LATERAL_MM / sx);
   const c0 = Math.max(0, spine.midColumn - maxLat);
   const c1 = Math.min(columns - 1, spine.midColumn + maxLat);
+  // Bone is looked for this far beyond the muscle's reach, so that the floor runs on to a rib lying
+  // just lateral of it instead of staying flat at the transverse process.
+  const floorLat = maxLat + Math.round((options.ribReachMm ?? 0) / sx);
+  const f0 = Math.max(0, spine.midColumn - floorLat);
+  const f1 = Math.min(columns - 1, spine.midColumn + floorLat);
   // Anterior limit per column: the most posterior bone (lamina, transverse process, rib) behind the canal.
   // The erector spinae lie behind that bony floor; in front of it are lung, diaphragm, kidney, psoas.
   const searchFrom = Math.max(0, spine.canalRow - Math.round(10 / sy));
   const floorRow = new Float64Array(columns).fill(NaN);
-  for (let c = c0; c <= c1; c++) {
+  for (let c = f0; c <= f1; c++) {
     for (let r = rows - 1; r >= searchFrom; r--) {
       const i = r * columns + c;
       if (insideWall[i] && hu[i]! >= BONE_HU) {
@@ -149,9 +155,9 @@ export function segmentErectorSpinae(
     let lastC = spine.midColumn + side * skip;
     let lastR = spine.canalRow;
     for (let d = 0; d < skip; d++) floorRow[spine.midColumn + side * d] = spine.spinousTipRow;
-    for (let d = skip + 1; d <= maxLat; d++) {
+    for (let d = skip + 1; d <= floorLat; d++) {
       const c = spine.midColumn + side * d;
-      if (c < c0 || c > c1) break;
+      if (c < f0 || c > f1) break;
       if (Number.isFinite(floorRow[c]!)) {
         // fill the gap (lastC, c) linearly
         for (let e = 1; e < Math.abs(c - lastC); e++) {
@@ -162,9 +168,9 @@ export function segmentErectorSpinae(
         lastR = floorRow[c]!;
       }
     }
-    for (let d = Math.abs(lastC - spine.midColumn) + 1; d <= maxLat; d++) {
+    for (let d = Math.abs(lastC - spine.midColumn) + 1; d <= floorLat; d++) {
       const c = spine.midColumn + side * d;
-      if (c >= c0 && c <= c1) floorRow[c] = Math.max(lastR, spine.canalRow);
+      if (c >= f0 && c <= f1) floorRow[c] = Math.max(lastR, spine.canalRow);
     }
   }
   const roi = new Uint8Array(rows * columns);

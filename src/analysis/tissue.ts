@@ -35,6 +35,8 @@ export { findSpine, segmentErectorSpinae, type SpineLandmarks } from './tissue-s
 const AIR_HU = -400;
 /** Pixels this close to the body surface are skin or skin/air partial volume, never subcutaneous fat. */
 const SKIN_EXCLUDE_MM = 1.5;
+/** Ribs this far beyond the erector spinae's lateral reach still shape its anterior floor. */
+const RIB_REACH_MM = 40;
 
 function emptyMasks(rows: number, columns: number): TissueMasks {
   const n = rows * columns;
@@ -86,8 +88,10 @@ export function segmentTissuesOnSlice(slice: TissueSlice, windows: HuWindows = P
   }
   masks.body = body;
   masks.insideWall = insideWall;
-  // Trimmed only now: the wall and groove steps above use the untrimmed muscle (SAT stays as it was).
-  masks.erectorSpinae = trimFascialRim(slice, andNot(erector, masks.visceralFat));
+  // The reported muscle is redone with the floor running on to the ribs and trimmed only now: the
+  // wall and groove steps above keep the coarser muscle they were tuned with (SAT stays as it was).
+  const reported = segmentErectorSpinae(slice, insideWall, spine, windows, { ribReachMm: RIB_REACH_MM });
+  masks.erectorSpinae = trimFascialRim(slice, andNot(reported, masks.visceralFat));
   return masks;
 }
 
