@@ -10,6 +10,7 @@ import { analyzeSeries, analyzeVolume } from '../src/analysis/index.ts';
 import { buildCtVolume } from '../src/analysis/volume.ts';
 import { readSliceHeader } from '../src/analysis/decode.ts';
 import { segmentTissues, segmentTissuesOnSlice } from '../src/analysis/tissue.ts';
+import { trimFascialRim } from '../src/analysis/tissue-spine.ts';
 import { renderQaPng } from '../src/analysis/qa-image.ts';
 import { PNG } from 'pngjs';
 import { erode } from '../src/analysis/morphology.ts';
@@ -207,5 +208,31 @@ describe('tissue: 2-D core and QA picture', () => {
       if (png.data[o] === 255 && png.data[o + 1] === 60 && png.data[o + 2] === 60) red++;
     }
     assert.ok(red > 50, `only ${red} red pixels on the T11 row ${y}`);
+  });
+});
+
+describe('tissue: erector spinae fascial rim', () => {
+  it('trims the border facing soft tissue, keeps the border on bone and around holes inside the muscle', () => {
+    // 9x9 grid: muscle block rows 1..7, columns 1..7 with a one-pixel hole at (4,4); bone column 0.
+    const rows = 9;
+    const columns = 9;
+    const hu = new Int16Array(rows * columns).fill(-100);
+    const muscle = new Uint8Array(rows * columns);
+    for (let r = 0; r < rows; r++) hu[r * columns] = 600;
+    for (let r = 1; r <= 7; r++) {
+      for (let c = 1; c <= 7; c++) {
+        hu[r * columns + c] = 40;
+        muscle[r * columns + c] = 1;
+      }
+    }
+    muscle[4 * columns + 4] = 0;
+    hu[4 * columns + 4] = -100;
+    const out = trimFascialRim({ hu, rows, columns, pixelSpacingMm: [3, 3] }, muscle);
+    const at = (r: number, c: number) => out[r * columns + c];
+    assert.equal(at(4, 1), 1, 'border on bone kept');
+    assert.equal(at(4, 7), 0, 'border on fat trimmed');
+    assert.equal(at(1, 4), 0, 'border on fat trimmed (top)');
+    assert.equal(at(3, 4), 1, 'pixel next to an inner hole kept');
+    assert.equal(at(4, 4), 0, 'the hole stays out');
   });
 });
