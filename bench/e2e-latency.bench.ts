@@ -9,6 +9,9 @@
  * Breakdown of t1 - t0: quiet period wait (series.quietPeriodSeconds = 2 here), queue, the job's stages
  * (load/analyze/risk/report/heatmap/write/enqueue), delivery (outbox pick-up + C-STORE to Orthanc).
  * Same-run baseline: the wall time storescu needs to send the series to Orthanc (the PACS's own ingest).
+ * TCP_NODELAY defaults to 1 here (as in ingest.bench.ts mode A): with dcmtk's Nagle-on default storescu ->
+ * Orthanc is latency-bound (~19 inst/s, ~13.5 s for the series), a baseline ~12x slower than the PACS can
+ * ingest. Run with TCP_NODELAY=0 to see that case (the variable reaches storescu and Orthanc, both dcmtk).
  * BENCH_RUNS runs (default 3), medians. Each run takes ~40-60 s on 2 cores.
  * Run: npm run bench:e2e (also part of npm run bench:ingest)
  */
@@ -21,6 +24,8 @@ import { freePort, startOrthanc, storescu, type OrthancPeer } from '../test/peer
 const runs = Number(process.env.BENCH_RUNS ?? 3);
 if (!Number.isInteger(runs) || runs < 1) throw new Error(`BENCH_RUNS must be a positive integer, got ${process.env.BENCH_RUNS}`);
 const QUIET_PERIOD_SECONDS = 2;
+// Inherited by storescu and Orthanc (spawned with this environment); an explicit caller value wins.
+process.env.TCP_NODELAY ??= '1';
 const ORTHANC_STABLE_AGE_SECONDS = 2;
 const files = chestCtFiles();
 
@@ -129,7 +134,7 @@ const s = (x: number): string => (Number.isFinite(x) ? (x / 1000).toFixed(2) : '
 const col = (x: string, n = 9): string => x.padStart(n);
 
 console.log(`End-to-end latency: storescu -xs ${files.length} CT slices -> Orthanc (StableAge ${ORTHANC_STABLE_AGE_SECONDS} s, Lua route) -> bonemet (quietPeriodSeconds ${QUIET_PERIOD_SECONDS}) -> SR C-STORE to Orthanc`);
-console.log(`${runs} run(s), ${os.cpus().length} CPUs, TCP_NODELAY=${process.env.TCP_NODELAY ?? '(unset: dcmtk default, Nagle on)'}; fresh Orthanc + bonemet per run; seconds`);
+console.log(`${runs} run(s), ${os.cpus().length} CPUs, TCP_NODELAY=${process.env.TCP_NODELAY}${process.env.TCP_NODELAY === '0' ? ' (Nagle on: storescu baseline latency-bound)' : ''}; fresh Orthanc + bonemet per run; seconds`);
 const results: RunTimes[] = [];
 for (let run = 1; run <= runs; run++) {
   results.push(await oneRun());
