@@ -5,66 +5,25 @@
  * Pure: no I/O.
  */
 
+import * as gridMorphology from '../analysis/morphology.ts';
+
+// The connected-component and hole-filling logic lives once, in src/analysis/morphology.ts
+// (rows/columns order); these adapters keep this module's width/height order for the cohort code.
+
 /** Label 4-connected components of mask (0/1). Returns labels (0 = background, 1..count) and sizes (index = label). */
 export function labelComponents(mask: Uint8Array, width: number, height: number): { labels: Int32Array; count: number; sizes: number[] } {
-  const labels = new Int32Array(width * height);
-  const sizes: number[] = [0];
-  const stack = new Int32Array(width * height);
-  let count = 0;
-  for (let start = 0; start < mask.length; start++) {
-    if (!mask[start] || labels[start]) continue;
-    count++;
-    let size = 0;
-    let top = 0;
-    stack[top++] = start;
-    labels[start] = count;
-    while (top > 0) {
-      const i = stack[--top] as number;
-      size++;
-      const r = (i / width) | 0;
-      const c = i - r * width;
-      if (c > 0 && mask[i - 1] && !labels[i - 1]) { labels[i - 1] = count; stack[top++] = i - 1; }
-      if (c < width - 1 && mask[i + 1] && !labels[i + 1]) { labels[i + 1] = count; stack[top++] = i + 1; }
-      if (r > 0 && mask[i - width] && !labels[i - width]) { labels[i - width] = count; stack[top++] = i - width; }
-      if (r < height - 1 && mask[i + width] && !labels[i + width]) { labels[i + width] = count; stack[top++] = i + width; }
-    }
-    sizes.push(size);
-  }
-  return { labels, count, sizes };
+  const { labels, sizes } = gridMorphology.labelComponents(mask, height, width);
+  return { labels, count: sizes.length - 1, sizes };
 }
 
 /** Keep only the largest 4-connected component (empty mask stays empty). */
 export function largestComponent(mask: Uint8Array, width: number, height: number): Uint8Array {
-  const { labels, count, sizes } = labelComponents(mask, width, height);
-  const out = new Uint8Array(mask.length);
-  if (count === 0) return out;
-  let best = 1;
-  for (let l = 2; l <= count; l++) if ((sizes[l] as number) > (sizes[best] as number)) best = l;
-  for (let i = 0; i < out.length; i++) out[i] = labels[i] === best ? 1 : 0;
-  return out;
+  return gridMorphology.largestComponent(mask, height, width);
 }
 
 /** Fill holes: every background pixel not 4-connected to the image border becomes foreground (scipy binary_fill_holes). */
 export function fillHoles(mask: Uint8Array, width: number, height: number): Uint8Array {
-  const outside = new Uint8Array(mask.length);
-  const stack: number[] = [];
-  const push = (i: number): void => {
-    if (!mask[i] && !outside[i]) { outside[i] = 1; stack.push(i); }
-  };
-  for (let c = 0; c < width; c++) { push(c); push((height - 1) * width + c); }
-  for (let r = 0; r < height; r++) { push(r * width); push(r * width + width - 1); }
-  while (stack.length > 0) {
-    const i = stack.pop() as number;
-    const r = (i / width) | 0;
-    const c = i - r * width;
-    if (c > 0) push(i - 1);
-    if (c < width - 1) push(i + 1);
-    if (r > 0) push(i - width);
-    if (r < height - 1) push(i + width);
-  }
-  const out = new Uint8Array(mask.length);
-  for (let i = 0; i < out.length; i++) out[i] = outside[i] ? 0 : 1;
-  return out;
+  return gridMorphology.fillHoles(mask, height, width);
 }
 
 /**
