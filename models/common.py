@@ -17,7 +17,7 @@ from sklearn.model_selection import RepeatedStratifiedKFold
 REPO = os.path.abspath(os.path.join(os.path.dirname(__file__), '..'))
 # Shared data is read in place (never copied into the project).
 DATA = os.environ.get('BONEMET_COHORT_DIR', os.path.join(REPO, '..', 'shared', 'data', 'lf-dlrn-bc'))
-WORK = os.path.join(REPO, 'models', 'work')
+WORK = os.path.join(REPO, 'models', 'artifacts')
 SHIPPED = os.path.join(REPO, 'models', 'shipped')
 SEED = 20231123
 

@@ -1,7 +1,7 @@
 /**
  * `npm run eval:cohort`: evaluates the SHIPPED model through the TypeScript serving path.
  *  1. cohort-predict on the val split's T11 JPEGs (../shared/data/lf-dlrn-bc/images/t11/val; val has
- *     no clinical data, so image-only) -> models/work/val-predictions.csv
+ *     no clinical data, so image-only) -> models/artifacts/val-predictions.csv
  *  2. models/eval_report.py: AUC (DeLong 95 % CI), sensitivity/specificity at the shipped thresholds for
  *     val (image-only) and CV (image-only, clinical-only, combined; out-of-fold on train), ROC and
  *     calibration PNGs into models/shipped/.
@@ -22,7 +22,7 @@ const opts = new Command()
   .parse()
   .opts<{ modelDir: string; cohort: string }>();
 
-const work = path.join(here, 'work');
+const work = path.join(here, 'artifacts');
 mkdirSync(work, { recursive: true });
 const model = await loadRiskModel(opts.modelDir);
 const started = Date.now();

@@ -2,12 +2,12 @@
  * Writes the 4-channel image-model tensors for every cohort T11 image (train + val) for the Python
  * trainer, using the SAME TypeScript channel code the service uses at serving time.
  *
- *   npx tsx models/make-tensors.ts [--out models/work/tensors] [--cohort ../shared/data/lf-dlrn-bc]
+ *   npx tsx models/make-tensors.ts [--out models/artifacts/tensors] [--cohort ../shared/data/lf-dlrn-bc]
  *
  * Output (in --out):
  *   <split>/<id>.f32     float32 little-endian, shape [4][400][500] (C,H,W), one file per image
  *   index.json           format, channel spec, fat-mask source, and items [{id, split, label, file}]
- * Float32 (784 MB for 245 images, in the git-ignored models/work/) because the trainer's loader
+ * Float32 (784 MB for 245 images, in the git-ignored models/artifacts/) because the trainer's loader
  * (models/train.py load_tensors) reads per-image float32 files and holds them as float16 in RAM itself.
  * Read in Python: np.fromfile(file, dtype='<f4').reshape(4, 400, 500)
  */
@@ -35,7 +35,7 @@ interface IndexEntry {
 
 async function main(): Promise<void> {
   const opts = new Command()
-    .option('--out <dir>', 'output directory', join(here, 'work', 'tensors'))
+    .option('--out <dir>', 'output directory', join(here, 'artifacts', 'tensors'))
     .option('--cohort <dir>', 'cohort data directory', join(here, '..', '..', 'shared', 'data', 'lf-dlrn-bc'))
     .option('--limit <n>', 'only the first n images per split (smoke runs)', (v) => parseInt(v, 10))
     .parse()

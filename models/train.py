@@ -14,8 +14,8 @@ labels are used once, at the end, to report the image-only AUC of the final CNN)
   6. models/shipped/: cnn.onnx, cnn-head.json, clinical-gbdt.onnx, combined-gbdt.onnx, manifest.json,
      cv-report.json, cv-predictions.json
 
---smoke: tiny run (2 folds, 2 epochs, a few images, narrow net) into models/work/smoke/ proving the recipe
-end to end; uses synthetic tensors when models/work/tensors/ does not exist (e.g. in CI).
+--smoke: tiny run (2 folds, 2 epochs, a few images, narrow net) into models/artifacts/smoke/ proving the recipe
+end to end; uses synthetic tensors when models/artifacts/tensors/ does not exist (e.g. in CI).
 """
 from __future__ import annotations
 

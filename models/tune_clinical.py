@@ -1,7 +1,7 @@
 """Hyper-parameter and feature-set search for the clinical GBDT, in repeated stratified CV on TRAIN only.
 
 Run: /usr/bin/python3 models/tune_clinical.py   (about 3-5 min on 1 core)
-Writes models/work/clinical-tuning.json; the chosen setting is copied by hand into train.py's
+Writes models/artifacts/clinical-tuning.json; the chosen setting is copied by hand into train.py's
 CLINICAL_GBDT (so `npm run train` does not re-run the search, and the choice is visible in review).
 Note: the best CV AUC of a search is optimistic (selection on the same folds); the model card
 reports it next to the untuned default's AUC and the val split cannot help here (no val clinical data).

@@ -1,5 +1,5 @@
 /**
- * Are the training tensors (models/work/tensors, made by models/make-tensors.ts) still what the serving
+ * Are the training tensors (models/artifacts/tensors, made by models/make-tensors.ts) still what the serving
  * code would compute? Recomputes a few images with the current channel code and fat-mask segmentation and
  * compares with the stored files. Skipped when the tensors have not been generated (they are not in git).
  * A failure means: rerun `npx tsx models/make-tensors.ts` and retrain (the CNN learnt from stale inputs).
@@ -10,7 +10,7 @@ import { join } from 'node:path';
 import { buildModelChannels } from '../src/model/channels.ts';
 import { cohortFatMaskSource, cohortModelInputs, decodeJpegToGrey } from '../src/model/cohort-image.ts';
 
-const TENSORS = new URL('../models/work/tensors/', import.meta.url).pathname;
+const TENSORS = new URL('../models/artifacts/tensors/', import.meta.url).pathname;
 const COHORT = new URL('../../shared/data/lf-dlrn-bc/', import.meta.url).pathname;
 
 describe('training tensors match the serving channel code (if generated)', function () {
