@@ -42,14 +42,18 @@ function requiredUid(ds: Record<string, unknown>, keyword: string): string {
   return uid;
 }
 
-export function sourceContextFromDicom(p10: ArrayBuffer): SourceStudyContext {
-  let ds: Record<string, unknown>;
+/** The naturalized data set up to (not including) Pixel Data; `what` names the input in the error. */
+function readHeader(p10: ArrayBuffer, what: string): Record<string, unknown> {
   try {
     const dict = DicomMessage.readFile(p10, { untilTag: '7FE00010', includeUntilTagValue: false });
-    ds = DicomMetaDictionary.naturalizeDataset(dict.dict) as Record<string, unknown>;
+    return DicomMetaDictionary.naturalizeDataset(dict.dict) as Record<string, unknown>;
   } catch (err) {
-    throw new SourceContextError(`source instance is not readable DICOM Part 10: ${(err as Error).message}`);
+    throw new SourceContextError(`${what} is not readable DICOM Part 10: ${(err as Error).message}`);
   }
+}
+
+export function sourceContextFromDicom(p10: ArrayBuffer): SourceStudyContext {
+  const ds = readHeader(p10, 'source instance');
   const frameOfReference = str(ds['FrameOfReferenceUID']).trim();
   return {
     patientName: personName(ds['PatientName']),
@@ -90,13 +94,7 @@ function numbers(value: unknown): number[] {
 }
 
 export function imageGeometryFromDicom(p10: ArrayBuffer): SourceImageGeometry {
-  let ds: Record<string, unknown>;
-  try {
-    const dict = DicomMessage.readFile(p10, { untilTag: '7FE00010', includeUntilTagValue: false });
-    ds = DicomMetaDictionary.naturalizeDataset(dict.dict) as Record<string, unknown>;
-  } catch (err) {
-    throw new SourceContextError(`source image is not readable DICOM Part 10: ${(err as Error).message}`);
-  }
+  const ds = readHeader(p10, 'source image');
   const spacing = numbers(ds['PixelSpacing']);
   const iop = numbers(ds['ImageOrientationPatient']);
   const ipp = numbers(ds['ImagePositionPatient']);
