@@ -15,6 +15,7 @@ import { startDimseListener, type DimseListener } from '../src/listener/dimse-sc
 import { createStowRouter } from '../src/listener/stow.ts';
 import { validateInstance } from '../src/listener/validate-instance.ts';
 import { echoscu, storescu } from './peers/index.ts';
+import { writeSyntheticInstance } from './helpers/synthetic-dicom.ts';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 const dataRoot = path.resolve(here, '../../shared/data/ct');
@@ -27,27 +28,10 @@ const CT_IMAGE_STORAGE = '1.2.840.10008.5.1.4.1.1.2';
 
 /** Bad inputs made fresh in a temp dir (never written next to the shared data). */
 function makeBadInputs(dir: string): Record<'mr' | 'sr' | 'noStudyUids' | 'truncated' | 'notDicom' | 'ctLabelledMr', string> {
-  const script = `
-import sys, numpy as np
-from pydicom.dataset import Dataset, FileMetaDataset
-from pydicom.uid import ExplicitVRLittleEndian, generate_uid
-out = sys.argv[1]
-def base(sop_class, modality):
-    ds = Dataset(); ds.file_meta = FileMetaDataset()
-    ds.SOPClassUID = sop_class; ds.SOPInstanceUID = generate_uid()
-    ds.file_meta.MediaStorageSOPClassUID = sop_class; ds.file_meta.MediaStorageSOPInstanceUID = ds.SOPInstanceUID
-    ds.file_meta.TransferSyntaxUID = ExplicitVRLittleEndian
-    ds.StudyInstanceUID = generate_uid(); ds.SeriesInstanceUID = generate_uid(); ds.Modality = modality
-    ds.is_little_endian = True; ds.is_implicit_VR = False
-    return ds
-mr = base('1.2.840.10008.5.1.4.1.1.4', 'MR')
-mr.Rows = 8; mr.Columns = 8; mr.BitsAllocated = 16; mr.BitsStored = 12; mr.HighBit = 11; mr.PixelRepresentation = 0
-mr.SamplesPerPixel = 1; mr.PhotometricInterpretation = 'MONOCHROME2'; mr.PixelData = np.zeros((8, 8), np.uint16).tobytes()
-mr.save_as(out + '/mr.dcm', write_like_original=False)
-sr = base('1.2.840.10008.5.1.4.1.1.88.11', 'SR'); sr.ValueType = 'CONTAINER'
-sr.save_as(out + '/sr.dcm', write_like_original=False)
-`;
-  execFileSync('/usr/bin/python3', ['-c', script, dir]);
+  writeSyntheticInstance(path.join(dir, 'mr.dcm'), '1.2.840.10008.5.1.4.1.1.4', 'MR', `
+ds.Rows = 8; ds.Columns = 8; ds.BitsAllocated = 16; ds.BitsStored = 12; ds.HighBit = 11; ds.PixelRepresentation = 0
+ds.SamplesPerPixel = 1; ds.PhotometricInterpretation = 'MONOCHROME2'; ds.PixelData = np.zeros((8, 8), np.uint16).tobytes()`);
+  writeSyntheticInstance(path.join(dir, 'sr.dcm'), '1.2.840.10008.5.1.4.1.1.88.11', 'SR', "ds.ValueType = 'CONTAINER'");
   // j2k-ct/dicom has every UID empty, so storescu cannot even pick a presentation context for it.
   // Repair only the SOP class/instance (as dcmodify would) and leave Study/Series UIDs empty: that
   // file reaches our SCP and must be refused for the empty UIDs.
@@ -229,21 +213,10 @@ describe('listener: C-STORE SCP + STOW-RS against real dcmtk peers', function ()
 
   it('streams a 32 MB instance to disk (many PDUs, socket backpressure) and keeps it bit-exact', async () => {
     const big = path.join(tmpDir, 'big-ct.dcm');
-    execFileSync('/usr/bin/python3', ['-c', `
-import sys, numpy as np
-from pydicom.dataset import Dataset, FileMetaDataset
-from pydicom.uid import ExplicitVRLittleEndian, generate_uid
-ds = Dataset(); ds.file_meta = FileMetaDataset()
-ds.SOPClassUID = '1.2.840.10008.5.1.4.1.1.2'; ds.SOPInstanceUID = generate_uid()
-ds.file_meta.MediaStorageSOPClassUID = ds.SOPClassUID; ds.file_meta.MediaStorageSOPInstanceUID = ds.SOPInstanceUID
-ds.file_meta.TransferSyntaxUID = ExplicitVRLittleEndian
-ds.StudyInstanceUID = generate_uid(); ds.SeriesInstanceUID = generate_uid(); ds.Modality = 'CT'
+    writeSyntheticInstance(big, CT_IMAGE_STORAGE, 'CT', `
 ds.Rows = 4096; ds.Columns = 4096; ds.BitsAllocated = 16; ds.BitsStored = 16; ds.HighBit = 15; ds.PixelRepresentation = 1
 ds.SamplesPerPixel = 1; ds.PhotometricInterpretation = 'MONOCHROME2'; ds.RescaleIntercept = 0; ds.RescaleSlope = 1
-ds.PixelData = (np.arange(4096 * 4096, dtype=np.int64) * 2654435761 % 65536 - 32768).astype(np.int16).tobytes()
-ds.is_little_endian = True; ds.is_implicit_VR = False
-ds.save_as(sys.argv[1], write_like_original=False)
-`, big]);
+ds.PixelData = (np.arange(4096 * 4096, dtype=np.int64) * 2654435761 % 65536 - 32768).astype(np.int16).tobytes()`);
     const before = received.length;
     const rssBefore = process.memoryUsage().rss;
     const result = await storescu([big], scp());

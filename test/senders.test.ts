@@ -1,5 +1,4 @@
 import { strict as assert } from 'node:assert';
-import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -15,6 +14,7 @@ import { sendByCStore } from '../src/outbox/dimse-sender.ts';
 import { sendHl7 } from '../src/outbox/mllp-sender.ts';
 import { sendByStow } from '../src/outbox/stow-sender.ts';
 import { freePort, startMllpListener, startOrthanc, startStorescp, type OrthancPeer, type StorescpPeer } from './peers/index.ts';
+import { writeSyntheticInstance } from './helpers/synthetic-dicom.ts';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 const dataRoot = path.resolve(here, '../../shared/data/ct');
@@ -76,18 +76,7 @@ describe('outbox senders against real peers (storescp, Orthanc, bonemet SCP/STOW
 
     it('reports a failure status as rejected with the status and comment (bonemet SCP refusing an MR)', async () => {
       const mr = path.join(tmpDir, 'mr.dcm');
-      execFileSync('/usr/bin/python3', ['-c', `
-import sys, numpy as np
-from pydicom.dataset import Dataset, FileMetaDataset
-from pydicom.uid import ExplicitVRLittleEndian, generate_uid
-ds = Dataset(); ds.file_meta = FileMetaDataset()
-ds.SOPClassUID = '1.2.840.10008.5.1.4.1.1.4'; ds.SOPInstanceUID = generate_uid()
-ds.file_meta.MediaStorageSOPClassUID = ds.SOPClassUID; ds.file_meta.MediaStorageSOPInstanceUID = ds.SOPInstanceUID
-ds.file_meta.TransferSyntaxUID = ExplicitVRLittleEndian
-ds.StudyInstanceUID = generate_uid(); ds.SeriesInstanceUID = generate_uid(); ds.Modality = 'MR'
-ds.is_little_endian = True; ds.is_implicit_VR = False
-ds.save_as(sys.argv[1], write_like_original=False)
-`, mr]);
+      writeSyntheticInstance(mr, '1.2.840.10008.5.1.4.1.1.4', 'MR');
       const outcome = await sendByCStore({ aeTitle: 'BONEMET', host: '127.0.0.1', port: listener.port }, 'BONEMET_SCU', [mr]);
       assert.equal(outcome.status, 'rejected', outcome.detail);
       assert.match(outcome.detail, /0x0122/);
@@ -96,18 +85,7 @@ ds.save_as(sys.argv[1], write_like_original=False)
 
     it('an instance the peer accepts no presentation context for is rejected, not retried', async () => {
       const odd = path.join(tmpDir, 'private-class.dcm');
-      execFileSync('/usr/bin/python3', ['-c', `
-import sys
-from pydicom.dataset import Dataset, FileMetaDataset
-from pydicom.uid import ExplicitVRLittleEndian, generate_uid
-ds = Dataset(); ds.file_meta = FileMetaDataset()
-ds.SOPClassUID = '1.2.826.0.1.3680043.8.498.999.1'; ds.SOPInstanceUID = generate_uid()
-ds.file_meta.MediaStorageSOPClassUID = ds.SOPClassUID; ds.file_meta.MediaStorageSOPInstanceUID = ds.SOPInstanceUID
-ds.file_meta.TransferSyntaxUID = ExplicitVRLittleEndian
-ds.StudyInstanceUID = generate_uid(); ds.SeriesInstanceUID = generate_uid(); ds.Modality = 'OT'
-ds.is_little_endian = True; ds.is_implicit_VR = False
-ds.save_as(sys.argv[1], write_like_original=False)
-`, odd]);
+      writeSyntheticInstance(odd, '1.2.826.0.1.3680043.8.498.999.1', 'OT');
       // bonemet's SCP rejects non-storage abstract syntaxes at negotiation.
       const outcome = await sendByCStore({ aeTitle: 'BONEMET', host: '127.0.0.1', port: listener.port }, 'BONEMET_SCU', [odd]);
       assert.equal(outcome.status, 'rejected', outcome.detail);
