@@ -4,6 +4,7 @@
  * finding fast), plus the per-slice body outline. Slices are never merged: slice k of the grid
  * is slice k of the CtVolume. Pure: no I/O.
  */
+import { labelComponents } from './morphology.ts';
 import type { CtVolume } from './types.ts';
 
 export interface WorkGrid {
@@ -110,8 +111,8 @@ export function buildWorkGrid(volume: CtVolume): WorkGrid {
   // The outline only needs ~3 mm precision (it excludes the table and sets the search box), so it
   // is labelled on every other pixel when the grid is fine, which halves the level finder's time.
   const step = Math.min(gRows, gCols) >= 128 && rowMm * fr < 2 ? 2 : 1;
-  const scratch = new OutlineScratch(Math.ceil(gRows / step) * Math.ceil(gCols / step));
-  for (let k = 0; k < slices; k++) body.push(bodyOutline(hu, k, gRows, gCols, step, bodyMask, scratch));
+  const inside = new Uint8Array(Math.ceil(gRows / step) * Math.ceil(gCols / step));
+  for (let k = 0; k < slices; k++) body.push(bodyOutline(hu, k, gRows, gCols, step, bodyMask, inside));
   return {
     rows: gRows,
     columns: gCols,
@@ -127,17 +128,6 @@ export function buildWorkGrid(volume: CtVolume): WorkGrid {
   };
 }
 
-class OutlineScratch {
-  readonly label: Int32Array;
-  readonly stack: Int32Array;
-  readonly inside: Uint8Array;
-  constructor(size: number) {
-    this.label = new Int32Array(size);
-    this.stack = new Int32Array(size);
-    this.inside = new Uint8Array(size);
-  }
-}
-
 /**
  * Largest 4-connected component above BODY_HU in one slice, labelled on a grid sampled every
  * `step` pixels; writes it (back at full grid resolution) into bodyMask.
@@ -149,40 +139,22 @@ function bodyOutline(
   cols: number,
   step: number,
   bodyMask: Uint8Array,
-  scratch: OutlineScratch,
+  inside: Uint8Array,
 ): BodyOutline {
   const base = k * rows * cols;
   const cr = Math.ceil(rows / step);
   const cc = Math.ceil(cols / step);
-  const cPlane = cr * cc;
-  const { label, stack, inside } = scratch;
   for (let r = 0; r < cr; r++) {
     for (let c = 0; c < cc; c++) inside[r * cc + c] = hu[base + r * step * cols + c * step]! > BODY_HU ? 1 : 0;
   }
-  label.fill(0, 0, cPlane);
+  const { labels: label, sizes } = labelComponents(inside, cr, cc);
+  // First largest label wins a tie (scan order), as largestComponent does.
   let best = -1;
   let bestArea = 0;
-  let next = 0;
-  for (let p = 0; p < cPlane; p++) {
-    if (label[p] !== 0 || !inside[p]) continue;
-    next++;
-    let top = 0;
-    stack[top++] = p;
-    label[p] = next;
-    let area = 0;
-    while (top > 0) {
-      const q = stack[--top]!;
-      area++;
-      const r = (q / cc) | 0;
-      const c = q - r * cc;
-      if (c > 0 && inside[q - 1] && !label[q - 1]) (label[q - 1] = next), (stack[top++] = q - 1);
-      if (c < cc - 1 && inside[q + 1] && !label[q + 1]) (label[q + 1] = next), (stack[top++] = q + 1);
-      if (r > 0 && inside[q - cc] && !label[q - cc]) (label[q - cc] = next), (stack[top++] = q - cc);
-      if (r < cr - 1 && inside[q + cc] && !label[q + cc]) (label[q + cc] = next), (stack[top++] = q + cc);
-    }
-    if (area > bestArea) {
-      bestArea = area;
-      best = next;
+  for (let l = 1; l < sizes.length; l++) {
+    if (sizes[l]! > bestArea) {
+      bestArea = sizes[l]!;
+      best = l;
     }
   }
   const out: BodyOutline = { found: false, centreRow: 0, centreCol: 0, minRow: 0, maxRow: 0, minCol: 0, maxCol: 0, areaPx: 0 };
