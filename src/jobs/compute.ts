@@ -5,10 +5,7 @@ import { ALGORITHM_NAME, ALGORITHM_VERSION, analyzeSeries, NotAssessableInputErr
 import { LEVEL_FINDER_VERSION } from '../analysis/levels.ts';
 import { loadRiskModel, RiskInputError, type RiskModel } from '../model/index.ts';
 import type { RiskResult } from '../model/types.ts';
-import { buildHeatmapSecondaryCapture, rgbFromPng } from '../report/heatmap-sc.ts';
-import { buildOruR01 } from '../report/oru.ts';
-import { buildMeasurementReportSr } from '../report/sr.ts';
-import { sourceContextFromDicom } from '../report/source-context.ts';
+import { buildReportBundle, sourceContextFromDicom } from '../report/index.ts';
 import type { ReportInput, SourceStudyContext } from '../report/types.ts';
 import type { ComputeRequest, ComputeResult, JobComputer } from './pipeline.ts';
 import type { StageTiming } from './store.ts';
@@ -168,27 +165,12 @@ export async function computeJob(req: ComputeRequest): Promise<ComputeResult> {
     software: { manufacturer: 'bonemet project', modelName: 'bonemet', version: req.softwareVersion, deviceSerialNumber: '1' },
     institutionName: req.institutionName,
   };
-  const { sr, oru } = await timed(stages, 'report', async () => ({
-    sr: buildMeasurementReportSr(reportInput),
-    oru: buildOruR01(reportInput, {
-      messageControlId: req.outputIds.hl7MessageControlId,
-      dateTime: `${req.contentDate}${req.contentTime}`,
-      ...req.hl7,
-    }),
-  }), () => 'TID 1500 SR, ORU^R01');
-
-  // The Grad-CAM overlay goes to the PACS as a Secondary Capture next to the SR (only when the model made one).
-  let heatmapSc = null;
-  if (risk?.heatmapPng && analysis.measuredSlice) {
-    const png = risk.heatmapPng;
-    const slice = analysis.measuredSlice;
-    heatmapSc = await timed(stages, 'heatmap', async () => buildHeatmapSecondaryCapture(
-      reportInput,
-      rgbFromPng(png),
-      { sopClassUID: source.sopClassUID, sopInstanceUID: slice.sopInstanceUID },
-      { seriesInstanceUID: req.outputIds.heatmapSeriesInstanceUID, sopInstanceUID: req.outputIds.heatmapSopInstanceUID },
-    ), () => 'Grad-CAM secondary capture');
-  }
+  // SR + ORU, and the Grad-CAM overlay as a Secondary Capture next to the SR when the model made one.
+  const { sr, oru, heatmap: heatmapSc } = await timed(stages, 'report', async () => buildReportBundle({
+    input: reportInput,
+    oruHeader: { messageControlId: req.outputIds.hl7MessageControlId, dateTime: `${req.contentDate}${req.contentTime}`, ...req.hl7 },
+    heatmapUids: { seriesInstanceUID: req.outputIds.heatmapSeriesInstanceUID, sopInstanceUID: req.outputIds.heatmapSopInstanceUID },
+  }), (b) => (b.heatmap === null ? 'TID 1500 SR, ORU^R01' : 'TID 1500 SR, ORU^R01, Grad-CAM secondary capture'));
 
   const { masks: _masks, ...analysisWithoutMasks } = analysis;
   const riskSummary = risk === null ? null : (({ heatmap: _h, heatmapPng: _p, ...rest }) => rest)(risk);
