@@ -10,7 +10,8 @@
 import { inflateRawSync } from 'node:zlib';
 import { bufferSource, type ByteSource } from './byte-source.ts';
 
-const LONG_LENGTH_VRS = new Set(['OB', 'OD', 'OF', 'OL', 'OV', 'OW', 'SQ', 'SV', 'UC', 'UN', 'UR', 'UT', 'UV']);
+/** Explicit VRs with a 2-byte reserved field and a 4-byte length (PS3.5 7.1.2). */
+export const LONG_LENGTH_VRS: ReadonlySet<string> = new Set(['OB', 'OD', 'OF', 'OL', 'OV', 'OW', 'SQ', 'SV', 'UC', 'UN', 'UR', 'UT', 'UV']);
 const UNDEFINED_LENGTH = 0xffffffff;
 const ITEM = 0xe000;
 const ITEM_DELIMITATION = 0xe00d;

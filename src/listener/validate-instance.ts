@@ -1,6 +1,6 @@
 import dcmjs from 'dcmjs';
 import { bufferSource, type ByteSource } from './byte-source.ts';
-import { checkDatasetStructure } from './dicom-structure.ts';
+import { checkDatasetStructure, LONG_LENGTH_VRS } from './dicom-structure.ts';
 
 /**
  * Validation shared by the C-STORE SCP and the STOW-RS receiver: one Part 10 file in, either the
@@ -178,7 +178,7 @@ function readFileMeta(
     const element = view.getUint16(pos + 2, true);
     if (group !== 0x0002) return `unexpected element (${group.toString(16)},${element.toString(16)}) in file meta`;
     const vr = String.fromCharCode(bytes[pos + 4] ?? 0, bytes[pos + 5] ?? 0);
-    const long = ['OB', 'OW', 'OF', 'SQ', 'UT', 'UN', 'UC', 'UR', 'OD', 'OL', 'OV', 'SV', 'UV'].includes(vr);
+    const long = LONG_LENGTH_VRS.has(vr);
     const length = long ? (pos + 12 <= end ? view.getUint32(pos + 8, true) : -1) : view.getUint16(pos + 6, true);
     const valueAt = pos + (long ? 12 : 8);
     if (length < 0 || valueAt + length > end) return 'file meta information is malformed';
