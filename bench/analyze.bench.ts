@@ -17,7 +17,6 @@ import path from 'node:path';
 import { spawnSync } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import dcmjs from 'dcmjs';
-import type { DicomInput } from '../src/analysis/types.ts';
 import { decodeSliceHu, readSliceHeader } from '../src/analysis/decode.ts';
 import { buildCtVolume } from '../src/analysis/volume.ts';
 import { findVertebralLevels } from '../src/analysis/levels.ts';
@@ -25,6 +24,8 @@ import { segmentTissues } from '../src/analysis/tissue.ts';
 import { measureBodyComposition } from '../src/analysis/measures.ts';
 import { analyzeSeries } from '../src/analysis/index.ts';
 import { PADDING_HU } from '../src/analysis/types.ts';
+import { lazyInputs } from '../test/helpers/ct-data.ts';
+import { median } from './lib.ts';
 
 const HERE = path.dirname(fileURLToPath(import.meta.url));
 const CT_DATA = path.resolve(HERE, '..', '..', 'shared', 'data', 'ct');
@@ -37,21 +38,6 @@ function listFiles(dir: string): string[] {
     .sort()
     .map((f) => path.join(dir, f))
     .filter((f) => fs.statSync(f).isFile());
-}
-
-function lazyInputs(files: string[]): DicomInput[] {
-  return files.map((f) => ({
-    label: path.basename(f),
-    get bytes() {
-      const b = fs.readFileSync(f);
-      return b.buffer.slice(b.byteOffset, b.byteOffset + b.byteLength) as ArrayBuffer;
-    },
-  }));
-}
-
-function median(xs: number[]): number {
-  const s = xs.slice().sort((a, b) => a - b);
-  return s[Math.floor(s.length / 2)]!;
 }
 
 async function timed<T>(f: () => Promise<T> | T): Promise<[T, number]> {

@@ -9,6 +9,7 @@ import { buildModelChannels } from '../src/model/channels.ts';
 import { cohortModelInputs, decodeJpegToGrey } from '../src/model/cohort-image.ts';
 import { hogVisualisation } from '../src/model/hog.ts';
 import { localBinaryPattern } from '../src/model/lbp.ts';
+import { median } from './lib.ts';
 
 const runs = Number(process.argv[2] ?? 15);
 const bytes = readFileSync(new URL('../../shared/data/lf-dlrn-bc/images/t11/train/215.jpg', import.meta.url));
@@ -27,11 +28,6 @@ function boxFilter(src: Float32Array): Float32Array {
     }
   }
   return out;
-}
-
-function median(xs: number[]): number {
-  const s = [...xs].sort((a, b) => a - b);
-  return s[Math.floor(s.length / 2)] as number;
 }
 
 const cases: [string, () => unknown][] = [

@@ -20,6 +20,7 @@ import path from 'node:path';
 import Database from 'better-sqlite3';
 import { chestCtFiles, startBonemet, waitFor, type BonemetProcess, type JobView } from '../test/e2e-helpers.ts';
 import { freePort, startOrthanc, storescu, type OrthancPeer } from '../test/peers/index.ts';
+import { median } from './lib.ts';
 
 const runs = Number(process.env.BENCH_RUNS ?? 3);
 if (!Number.isInteger(runs) || runs < 1) throw new Error(`BENCH_RUNS must be a positive integer, got ${process.env.BENCH_RUNS}`);
@@ -28,13 +29,6 @@ const QUIET_PERIOD_SECONDS = 2;
 process.env.TCP_NODELAY ??= '1';
 const ORTHANC_STABLE_AGE_SECONDS = 2;
 const files = chestCtFiles();
-
-const median = (xs: number[]): number => {
-  const s = xs.filter((x) => Number.isFinite(x)).sort((a, b) => a - b);
-  if (s.length === 0) return NaN;
-  const mid = Math.floor(s.length / 2);
-  return s.length % 2 ? (s[mid] as number) : ((s[mid - 1] as number) + (s[mid] as number)) / 2;
-};
 
 /** The job view as served by GET /api/jobs/:id, with the timestamps the shared JobView type leaves out. */
 interface TimedJobView extends JobView {

@@ -15,6 +15,7 @@ import { buildModelChannels } from '../src/model/channels.ts';
 import { parseClinicalRecord } from '../src/model/clinical.ts';
 import { cohortModelInputs, decodeJpegToGrey } from '../src/model/cohort-image.ts';
 import { loadRiskModel } from '../src/model/index.ts';
+import { median } from './lib.ts';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 const opts = new Command()
@@ -33,10 +34,6 @@ const clinicalById = new Map(lines.map((l) => {
   return [row['id']!, parseClinicalRecord(row).record];
 }));
 
-const median = (xs: number[]): number => {
-  const s = [...xs].sort((a, b) => a - b);
-  return s.length % 2 ? s[(s.length - 1) / 2]! : (s[s.length / 2 - 1]! + s[s.length / 2]!) / 2;
-};
 const ms = (t0: bigint): number => Number(process.hrtime.bigint() - t0) / 1e6;
 
 const tLoad = process.hrtime.bigint();
