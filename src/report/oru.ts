@@ -65,6 +65,13 @@ function setCoded(segment: Segment, field: number, c: CodedConcept): void {
 }
 
 /** DICOM PN (Family^Given^Middle^Prefix^Suffix) to HL7 XPN (Family^Given^Middle^Suffix^Prefix). */
+/** Placer and filler order number (ORC/OBR fields 2 and 3): the accession number, when the study has one. */
+function setOrderNumbers(segment: Segment, accessionNumber: string): void {
+  if (!accessionNumber) return;
+  segment.set('2', accessionNumber);
+  segment.set('3', accessionNumber);
+}
+
 function setPersonName(segment: Segment, field: number, dicomName: string): void {
   const alphabetic = dicomName.split('=')[0] ?? '';
   const [family = '', given = '', middle = '', prefix = '', suffix = ''] = alphabetic.split('^');
@@ -186,19 +193,13 @@ export function buildOruR01(input: ReportInput, msg: OruMessageHeader): string {
 
   const orc = message.addSegment('ORC');
   orc.set('1', 'RE');
-  if (s.accessionNumber) {
-    orc.set('2', s.accessionNumber);
-    orc.set('3', s.accessionNumber);
-  }
+  setOrderNumbers(orc, s.accessionNumber);
   orc.set('5', 'CM');
 
   const studyDateTime = `${s.studyDate}${s.studyTime.split('.')[0] ?? ''}`;
   const obr = message.addSegment('OBR');
   obr.set('1', '1');
-  if (s.accessionNumber) {
-    obr.set('2', s.accessionNumber);
-    obr.set('3', s.accessionNumber);
-  }
+  setOrderNumbers(obr, s.accessionNumber);
   obr.set('4.1', 'BONEMET-T11');
   obr.set('4.2', 'T11 body composition (research)');
   obr.set('4.3', C.PRIVATE_SCHEME);
