@@ -7,7 +7,7 @@ import { NotAssessableInputError } from '../src/analysis/errors.ts';
 import { segmentTissues } from '../src/analysis/tissue.ts';
 import { readPatientSizeM, readSliceHeader } from '../src/analysis/decode.ts';
 import { PADDING_HU, type CtVolume, type DicomInput } from '../src/analysis/types.ts';
-import { editDicom, lazyInputs, pydicomHu, readArrayBuffer, seriesFiles, tempDir } from './helpers/ct-data.ts';
+import { editDicom, editedInputs, lazyInputs, pydicomHu, readArrayBuffer, seriesFiles, tempDir } from './helpers/ct-data.ts';
 
 function sameBytes(a: ArrayBufferView, b: ArrayBufferView): boolean {
   return Buffer.compare(Buffer.from(a.buffer, a.byteOffset, a.byteLength), Buffer.from(b.buffer, b.byteOffset, b.byteLength)) === 0;
@@ -225,32 +225,26 @@ describe('analysis volume: transfer syntaxes, exclusions, geometry (totalseg-abd
 
   it('refuses a gantry-tilted (sheared) stack with a reason', async () => {
     const tilt = Math.tan((12 * Math.PI) / 180);
-    const inputs = files.map((f) => ({
-      label: path.basename(f),
-      bytes: editDicom(readArrayBuffer(f), (ds) => {
-        const [x, y, z] = ds.ImagePositionPatient.map(Number);
-        ds.ImagePositionPatient = [x, y + z * tilt, z];
-      }),
-    }));
+    const inputs = editedInputs(files, (ds) => {
+      const [x, y, z] = ds.ImagePositionPatient.map(Number);
+      ds.ImagePositionPatient = [x, y + z * tilt, z];
+    });
     await assert.rejects(buildCtVolume(inputs), (e: Error) => e instanceof NotAssessableInputError && /gantry tilt/.test(e.message));
   });
 
   it('reorients a 180-degree in-plane rotation (IOP -1\\0\\0\\0\\-1\\0) to the canonical grid', async () => {
-    const inputs = files.map((f) => ({
-      label: path.basename(f),
-      bytes: editDicom(readArrayBuffer(f), (ds) => {
-        const rows = ds.Rows as number;
-        const cols = ds.Columns as number;
-        const [ps0, ps1] = ds.PixelSpacing.map(Number);
-        const [x, y, z] = ds.ImagePositionPatient.map(Number);
-        // The old last pixel becomes the first one.
-        ds.ImagePositionPatient = [x + (cols - 1) * ps1, y + (rows - 1) * ps0, z];
-        ds.ImageOrientationPatient = [-1, 0, 0, 0, -1, 0];
-        const px = new Int16Array((ds.PixelData[0] as ArrayBuffer).slice(0));
-        px.reverse();
-        ds.PixelData = [px.buffer];
-      }),
-    }));
+    const inputs = editedInputs(files, (ds) => {
+      const rows = ds.Rows as number;
+      const cols = ds.Columns as number;
+      const [ps0, ps1] = ds.PixelSpacing.map(Number);
+      const [x, y, z] = ds.ImagePositionPatient.map(Number);
+      // The old last pixel becomes the first one.
+      ds.ImagePositionPatient = [x + (cols - 1) * ps1, y + (rows - 1) * ps0, z];
+      ds.ImageOrientationPatient = [-1, 0, 0, 0, -1, 0];
+      const px = new Int16Array((ds.PixelData[0] as ArrayBuffer).slice(0));
+      px.reverse();
+      ds.PixelData = [px.buffer];
+    });
     const v = await buildCtVolume(inputs);
     assert.deepEqual(v.imageOrientationPatient, [1, 0, 0, 0, 1, 0]);
     assert.ok(sameBytes(v.hu, reference.hu));
@@ -265,20 +259,17 @@ describe('analysis volume: transfer syntaxes, exclusions, geometry (totalseg-abd
   });
 
   it('reorients a transposed grid (IOP 0\\1\\0\\1\\0\\0) to the canonical grid', async () => {
-    const inputs = files.map((f) => ({
-      label: path.basename(f),
-      bytes: editDicom(readArrayBuffer(f), (ds) => {
-        const rows = ds.Rows as number;
-        const cols = ds.Columns as number;
-        const px = new Int16Array((ds.PixelData[0] as ArrayBuffer).slice(0));
-        const t = new Int16Array(px.length);
-        for (let r = 0; r < rows; r++) for (let c = 0; c < cols; c++) t[c * rows + r] = px[r * cols + c]!;
-        ds.Rows = cols;
-        ds.Columns = rows;
-        ds.ImageOrientationPatient = [0, 1, 0, 1, 0, 0];
-        ds.PixelData = [t.buffer];
-      }),
-    }));
+    const inputs = editedInputs(files, (ds) => {
+      const rows = ds.Rows as number;
+      const cols = ds.Columns as number;
+      const px = new Int16Array((ds.PixelData[0] as ArrayBuffer).slice(0));
+      const t = new Int16Array(px.length);
+      for (let r = 0; r < rows; r++) for (let c = 0; c < cols; c++) t[c * rows + r] = px[r * cols + c]!;
+      ds.Rows = cols;
+      ds.Columns = rows;
+      ds.ImageOrientationPatient = [0, 1, 0, 1, 0, 0];
+      ds.PixelData = [t.buffer];
+    });
     const v = await buildCtVolume(inputs);
     assert.equal(v.rows, reference.rows);
     assert.equal(v.columns, reference.columns);
@@ -289,7 +280,7 @@ describe('analysis volume: transfer syntaxes, exclusions, geometry (totalseg-abd
 
   it('reads PatientSize only when plausible', async () => {
     const withSize = (size: string) =>
-      buildCtVolume(files.slice(0, 2).map((f) => ({ label: path.basename(f), bytes: editDicom(readArrayBuffer(f), (ds) => (ds.PatientSize = size)) })));
+      buildCtVolume(editedInputs(files.slice(0, 2), (ds) => (ds.PatientSize = size)));
     assert.equal((await withSize('1.62')).patientSizeM, 1.62);
     assert.equal((await withSize('162')).patientSizeM, null);
     assert.equal(reference.patientSizeM, null);
@@ -300,7 +291,7 @@ describe('analysis volume: transfer syntaxes, exclusions, geometry (totalseg-abd
   it('marks PixelPaddingValue voxels as padding and never segments them', async () => {
     // Declare the stored value of -100 HU as padding: every such voxel (inside fat!) must drop out.
     const storedPad = -100 + 1024;
-    const inputs = files.map((f) => ({ label: path.basename(f), bytes: editDicom(readArrayBuffer(f), (ds) => (ds.PixelPaddingValue = storedPad)) }));
+    const inputs = editedInputs(files, (ds) => (ds.PixelPaddingValue = storedPad));
     const v = await buildCtVolume(inputs);
     const n = v.rows * v.columns;
     let padded = 0;

@@ -49,6 +49,11 @@ export function editDicom(bytes: ArrayBuffer, edit: (ds: any) => void): ArrayBuf
   return out.write();
 }
 
+/** Every file of a series, each rewritten in memory by `edit` (see editDicom). */
+export function editedInputs(files: string[], edit: (ds: any) => void): DicomInput[] {
+  return files.map((f) => ({ label: path.basename(f), bytes: editDicom(readArrayBuffer(f), edit) }));
+}
+
 export function tempDir(prefix: string): string {
   return fs.mkdtempSync(path.join(os.tmpdir(), `bonemet-${prefix}-`));
 }
