@@ -25,6 +25,7 @@
  *     resampled with the same mapping (bilinear, >= 0.5). Use it only with a model trained on such masks.
  * Pure: no I/O.
  */
+import type { TissueSlice } from '../analysis/tissue.ts';
 import type { TissueMasks } from '../analysis/types.ts';
 import { buildModelChannels, MODEL_INPUT_HEIGHT, MODEL_INPUT_WIDTH } from './channels.ts';
 import { COHORT_AIR_HU, COHORT_PIXEL_MM, cohortFatMasks, huToCohortGrey } from './cohort-image.ts';
@@ -37,14 +38,8 @@ export const STANDARD_BODY_CENTRE: { column: number; row: number } = { column: 2
 /** Keep at least this many pixels between the body and the frame edge when the body has to be shrunk to fit. */
 const FIT_MARGIN_PX = 4;
 
-export interface HuSlice {
-  hu: Int16Array | Float32Array;
-  rows: number;
-  columns: number;
-  /** [row spacing, column spacing] mm */
-  pixelSpacingMm: [number, number];
-  paddingMask?: Uint8Array;
-}
+/** A HU slice with its pixel spacing: the same shape the tissue segmentation takes. */
+export type HuSlice = TissueSlice;
 
 export interface StandardisedT11 {
   width: number;
