@@ -140,9 +140,8 @@ async function estimateRisk(analysis: AnalysisResult, volume: CtVolume | null, r
 export async function computeJob(req: ComputeRequest): Promise<ComputeResult> {
   const stages: StageTiming[] = [];
   const warnings: string[] = [];
-  const first = req.paths[0];
-  if (first === undefined) throw new Error('job has no instances');
-  const source = readSourceContext(first);
+  if (req.paths.length === 0) throw new Error('job has no instances');
+  const source = req.source;
   const inputs = lazyInputs(req.paths);
 
   const failure = req.failure;

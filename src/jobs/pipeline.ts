@@ -11,6 +11,8 @@ export interface ComputeRequest {
   jobId: string;
   /** Spool paths of the instances the job covers. */
   paths: string[];
+  /** Patient/study context, read once by the runner (load stage) from one of the instances. */
+  source: SourceStudyContext;
   /** Set for a radiologist override: measure at this slice instead of the level finder's T11. */
   atSliceSopInstanceUID: string | null;
   /**

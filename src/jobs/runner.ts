@@ -2,6 +2,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import type { BonemetConfig } from '../config/schema.ts';
 import type { ClinicalRecord } from '../model/types.ts';
+import type { SourceStudyContext } from '../report/types.ts';
 import type { Logger } from '../util/log.ts';
 import { writeFileAtomic } from '../util/fs-atomic.ts';
 import type { ComputeRequest, ComputeResult, JobComputer } from './pipeline.ts';
@@ -133,8 +134,9 @@ export class JobRunner {
     }
     const missing = instances.length - present.length;
     let clinical: ClinicalRecord | null = null;
+    let source: SourceStudyContext;
     try {
-      const source = await this.computer.readSource(present[0]!.path);
+      source = await this.computer.readSource(present[0]!.path);
       const key = patientKey(source.patientId);
       this.store.setPatientKey(job.id, key);
       const stored = this.store.getClinical(key);
@@ -144,7 +146,7 @@ export class JobRunner {
     }
     this.stage(job.id, 'load', t0, true,
       `${present.length} instances${missing > 0 ? `, ${missing} missing from the spool` : ''}; clinical data ${clinical === null ? 'absent' : 'found'}`);
-    const request = this.computeRequest(job, present.map((i) => i.path), clinical);
+    const request = this.computeRequest(job, present.map((i) => i.path), source, clinical);
     const extraWarnings = missing > 0 ? [`${missing} instance file(s) missing from the spool were left out`] : [];
 
     if (job.attempts > MAX_ATTEMPTS) {
@@ -200,11 +202,12 @@ export class JobRunner {
     this.log.error({ jobId: job.id, reason }, 'job failed');
   }
 
-  private computeRequest(job: JobRecord, paths: string[], clinical: ClinicalRecord | null): ComputeRequest {
+  private computeRequest(job: JobRecord, paths: string[], source: SourceStudyContext, clinical: ClinicalRecord | null): ComputeRequest {
     const created = new Date(job.createdAt);
     return {
       jobId: job.id,
       paths,
+      source,
       atSliceSopInstanceUID: job.overrideSopInstanceUID,
       failure: null,
       correction: this.correctionFor(job),
