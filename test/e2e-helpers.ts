@@ -1,9 +1,8 @@
-import { spawn, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { freePort } from './peers/index.ts';
+import { freePort, runTool, startPeerProcess, type PeerProcess } from './peers/index.ts';
 
 // Runs the real `bonemet serve` (bin/bonemet.js) as a child process, as an operator would.
 const here = path.dirname(fileURLToPath(import.meta.url));
@@ -16,11 +15,6 @@ export const CHEST_CT_PATIENT_ID = 'MIDRC-RICORD-1A-419639-000082';
 export function chestCtFiles(): string[] {
   return fs.readdirSync(CHEST_CT_DIR).filter((f) => f.endsWith('.dcm')).sort().map((f) => path.join(CHEST_CT_DIR, f));
 }
-
-const children = new Set<ChildProcess>();
-process.on('exit', () => {
-  for (const c of children) c.kill('SIGKILL');
-});
 
 export interface JobView {
   id: string; state: string; outcome: string | null; reason: string | null; version: number; kind: string; attempts: number;
@@ -67,8 +61,8 @@ export async function startBonemet(config: Record<string, unknown> & { http?: Re
   fs.writeFileSync(configPath, JSON.stringify(full, null, 2));
   const logPath = path.join(dataDir, 'service.log');
   const base = `http://127.0.0.1:${httpPort}`;
-  let child: ChildProcess | null = null;
-  let exited: Promise<void> = Promise.resolve();
+  // startPeerProcess also SIGKILLs the service if the test process exits without stopping it.
+  let running: PeerProcess | null = null;
 
   const logText = (): string => (fs.existsSync(logPath) ? fs.readFileSync(logPath, 'utf8') : '');
   const get = async <T>(p: string): Promise<T> => {
@@ -87,12 +81,9 @@ export async function startBonemet(config: Record<string, unknown> & { http?: Re
     job: async (id) => get<JobView>(`/api/jobs/${id}`),
     logText,
     async start() {
-      const log = fs.openSync(logPath, 'a');
-      const c = spawn(process.execPath, [BIN, 'serve', '--config', configPath], { cwd: os.tmpdir(), stdio: ['ignore', log, log] });
-      fs.closeSync(log);
-      children.add(c);
-      child = c;
-      exited = new Promise((resolve) => c.once('exit', () => { children.delete(c); resolve(); }));
+      const service = startPeerProcess(process.execPath, [BIN, 'serve', '--config', configPath], logPath, os.tmpdir());
+      running = service;
+      const c = service.child;
       await waitFor('bonemet /healthz', async () => {
         if (c.exitCode !== null) throw new Error(`bonemet exited with ${c.exitCode}:\n${logText().slice(-3000)}`);
         try {
@@ -103,18 +94,13 @@ export async function startBonemet(config: Record<string, unknown> & { http?: Re
       }, 60_000);
     },
     async kill9() {
-      child?.kill('SIGKILL');
-      await exited;
-      child = null;
+      running?.child.kill('SIGKILL');
+      await running?.exited;
+      running = null;
     },
     async stop() {
-      if (child === null) return;
-      const c = child;
-      c.kill('SIGTERM');
-      const t = setTimeout(() => c.kill('SIGKILL'), 15_000);
-      await exited;
-      clearTimeout(t);
-      child = null;
+      await running?.stop(15_000);
+      running = null;
     },
     async cleanup() {
       await proc.stop();
@@ -127,13 +113,5 @@ export async function startBonemet(config: Record<string, unknown> & { http?: Re
 
 /** Runs the CLI to completion. */
 export async function runCli(args: string[]): Promise<{ code: number | null; stdout: string; stderr: string }> {
-  return await new Promise((resolve, reject) => {
-    const c = spawn(process.execPath, [BIN, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
-    let stdout = '';
-    let stderr = '';
-    c.stdout.setEncoding('utf8').on('data', (d: string) => (stdout += d));
-    c.stderr.setEncoding('utf8').on('data', (d: string) => (stderr += d));
-    c.once('error', reject);
-    c.once('close', (code) => resolve({ code, stdout, stderr }));
-  });
+  return await runTool(process.execPath, [BIN, ...args]);
 }

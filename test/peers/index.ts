@@ -4,4 +4,4 @@ export { freePort, waitForPort } from './ports.ts';
 export { startOrthanc, type OrthancOptions, type OrthancPeer } from './orthanc.ts';
 export { startStorescp, storescu, echoscu, type StorescpPeer, type DimsePeerAddress } from './dcmtk.ts';
 export { startMllpListener, type MllpListenerPeer } from './mllp.ts';
-export { runTool, type ToolResult } from './process.ts';
+export { runTool, startPeerProcess, type PeerProcess, type ToolResult } from './process.ts';

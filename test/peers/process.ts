@@ -5,8 +5,10 @@ import fs from 'node:fs';
 export interface PeerProcess {
   child: ChildProcess;
   logPath: string;
-  /** Terminates the process and resolves once it has exited (Orthanc cannot restart on the same index before that). */
-  stop(): Promise<void>;
+  /** Resolves once the process has exited (however it ended). */
+  exited: Promise<void>;
+  /** Terminates the process (SIGTERM, SIGKILL after graceMs) and resolves once it has exited (Orthanc cannot restart on the same index before that). */
+  stop(graceMs?: number): Promise<void>;
   /** Last lines of the log, for assertion messages. */
   tail(lines?: number): string;
 }
@@ -31,10 +33,11 @@ export function startPeerProcess(command: string, args: string[], logPath: strin
   return {
     child,
     logPath,
-    async stop() {
+    exited,
+    async stop(graceMs = 10_000) {
       if (child.exitCode === null && child.signalCode === null) {
         child.kill('SIGTERM');
-        const timer = setTimeout(() => child.kill('SIGKILL'), 10_000);
+        const timer = setTimeout(() => child.kill('SIGKILL'), graceMs);
         await exited;
         clearTimeout(timer);
       }
