@@ -9,6 +9,7 @@ import { execFileSync } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import dcmjs from 'dcmjs';
 import type { DicomInput } from '../../src/analysis/types.ts';
+import { lazyDicomInputs } from '../../src/cli/analyze.ts';
 
 export const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
 export const CT_DATA = path.resolve(ROOT, '..', 'shared', 'data', 'ct');
@@ -27,14 +28,9 @@ export function readArrayBuffer(file: string): ArrayBuffer {
   return b.buffer.slice(b.byteOffset, b.byteOffset + b.byteLength) as ArrayBuffer;
 }
 
-/** Inputs that read from disk on access (the way the CLI feeds the volume builder). */
+/** Inputs that read from disk on access, labelled by file name: the CLI's own lazy inputs. */
 export function lazyInputs(files: string[]): DicomInput[] {
-  return files.map((f) => ({
-    label: path.basename(f),
-    get bytes() {
-      return readArrayBuffer(f);
-    },
-  }));
+  return files.map((f) => lazyDicomInputs([f], path.dirname(f))[0]!);
 }
 
 /** Rewrites one instance in memory: `edit` gets the naturalized dataset (and may change PixelData). */
