@@ -100,15 +100,20 @@ export function segmentTissues(volume: CtVolume, sliceIndex: number, windows: Hu
   if (!Number.isInteger(sliceIndex) || sliceIndex < 0 || sliceIndex >= volume.slices) {
     throw new RangeError(`slice index ${sliceIndex} outside the volume (0..${volume.slices - 1})`);
   }
+  return segmentTissuesOnSlice(axialSlice(volume, sliceIndex), windows);
+}
+
+/**
+ * One axial slice of a CT volume as a TissueSlice (HU is a view, not a copy). The padding mask is
+ * built for this slice only, not through the volume-wide `paddingMask`.
+ */
+export function axialSlice(volume: CtVolume, sliceIndex: number): TissueSlice {
   const n = volume.rows * volume.columns;
-  return segmentTissuesOnSlice(
-    {
-      hu: volume.hu.subarray(sliceIndex * n, (sliceIndex + 1) * n),
-      rows: volume.rows,
-      columns: volume.columns,
-      pixelSpacingMm: volume.pixelSpacingMm,
-      paddingMask: slicePaddingMask(volume, sliceIndex),
-    },
-    windows,
-  );
+  return {
+    hu: volume.hu.subarray(sliceIndex * n, (sliceIndex + 1) * n),
+    rows: volume.rows,
+    columns: volume.columns,
+    pixelSpacingMm: volume.pixelSpacingMm,
+    paddingMask: slicePaddingMask(volume, sliceIndex),
+  };
 }

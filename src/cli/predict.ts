@@ -5,34 +5,25 @@
  * Output is JSON (predict) or CSV (cohort-predict); progress and problems go to stderr and never
  * contain patient names or IDs (DICOM file names are not printed either).
  */
-import { readdir, readFile, writeFile } from 'node:fs/promises';
+import { readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import type { Command } from 'commander';
 import { analyzeSeries } from '../analysis/index.ts';
+import { axialSlice } from '../analysis/tissue.ts';
 import type { DicomInput } from '../analysis/types.ts';
 import { parseClinicalRecord } from '../model/clinical.ts';
 import { loadRiskModel, RiskInputError } from '../model/index.ts';
 import { dicomT11ModelInput } from '../model/standardise.ts';
+import { lazyDicomInputs, listFilesRecursive } from './analyze.ts';
 import { runCohortPredict, writeCohortCsv } from './cohort-predict.ts';
 
 const DEFAULT_MODEL_DIR = path.resolve(path.dirname(new URL(import.meta.url).pathname), '..', '..', 'models', 'shipped');
 
-async function readDicomDir(dir: string): Promise<DicomInput[]> {
-  const inputs: DicomInput[] = [];
-  const walk = async (d: string): Promise<void> => {
-    for (const e of await readdir(d, { withFileTypes: true })) {
-      const full = path.join(d, e.name);
-      if (e.isDirectory()) await walk(full);
-      else if (e.isFile()) {
-        const b = await readFile(full);
-        // Copy into an own ArrayBuffer: Node pools small file buffers (platform-notes.md, dcmjs trap).
-        inputs.push({ bytes: b.buffer.slice(b.byteOffset, b.byteOffset + b.byteLength) as ArrayBuffer, label: path.relative(dir, full) });
-      }
-    }
-  };
-  await walk(dir);
-  if (inputs.length === 0) throw new Error(`no files in ${dir}`);
-  return inputs;
+/** The files under `dir` as DICOM inputs, read from disk on access (the same reader as `bonemet analyze`). */
+function readDicomDir(dir: string): DicomInput[] {
+  const files = listFilesRecursive(dir);
+  if (files.length === 0) throw new Error(`no files in ${dir}`);
+  return lazyDicomInputs(files, dir);
 }
 
 async function readClinicalJson(file: string): Promise<{ record: ReturnType<typeof parseClinicalRecord>['record']; warnings: string[] }> {
@@ -63,7 +54,7 @@ export function registerPredictCommands(program: Command): void {
       const clinical = opts.clinical ? await readClinicalJson(opts.clinical) : { record: null, warnings: [] };
       const heightCm = opts.heightCm ?? clinical.record?.heightCm;
       if (opts.heightCm !== undefined && !Number.isFinite(opts.heightCm)) throw new Error('--height-cm must be a number');
-      const { result, volume } = await analyzeSeries(await readDicomDir(dicomDir), {
+      const { result, volume } = await analyzeSeries(readDicomDir(dicomDir), {
         height: heightCm !== undefined ? { heightM: heightCm / 100, source: opts.heightCm !== undefined ? 'cli' : 'clinical' } : undefined,
       });
       const model = await loadRiskModel(opts.modelDir);
@@ -72,13 +63,7 @@ export function registerPredictCommands(program: Command): void {
       let channels: Float32Array | undefined;
       const slice = result.measuredSlice;
       if (model.manifest.image && slice && result.masks) {
-        const n = volume.rows * volume.columns;
-        const at = slice.sliceIndex * n;
-        const built = dicomT11ModelInput(
-          { hu: volume.hu.subarray(at, at + n), rows: volume.rows, columns: volume.columns, pixelSpacingMm: volume.pixelSpacingMm,
-            paddingMask: volume.paddingMask.subarray(at, at + n) },
-          result.masks,
-        );
+        const built = dicomT11ModelInput(axialSlice(volume, slice.sliceIndex), result.masks);
         channels = built.channels;
         warnings.push(...built.standardised.warnings);
       } else if (!slice) {
