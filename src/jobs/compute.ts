@@ -3,6 +3,7 @@ import type { AnalysisResult, CtVolume, DicomInput } from '../analysis/types.ts'
 import { dicomT11ModelInput } from '../model/standardise.ts';
 import { ALGORITHM_NAME, ALGORITHM_VERSION, analyzeSeries, NotAssessableInputError, type AnalyzeOptions } from '../analysis/index.ts';
 import { LEVEL_FINDER_VERSION } from '../analysis/levels.ts';
+import { axialSlice } from '../analysis/tissue.ts';
 import { loadRiskModel, RiskInputError, type RiskModel } from '../model/index.ts';
 import type { RiskResult } from '../model/types.ts';
 import { buildReportBundle, sourceContextFromDicom } from '../report/index.ts';
@@ -82,13 +83,8 @@ function notAssessable(reason: string): AnalysisResult {
 function imageChannels(analysis: AnalysisResult, volume: CtVolume | null, warnings: string[]): Float32Array | undefined {
   const slice = analysis.measuredSlice;
   if (volume === null || slice === null || analysis.masks === null) return undefined;
-  const n = volume.rows * volume.columns;
-  const at = slice.sliceIndex * n;
-  const { channels, standardised } = dicomT11ModelInput(
-    { hu: volume.hu.subarray(at, at + n), rows: volume.rows, columns: volume.columns, pixelSpacingMm: volume.pixelSpacingMm,
-      paddingMask: volume.paddingMask.subarray(at, at + n) },
-    analysis.masks,
-  );
+  // axialSlice builds the padding mask of this slice only (volume.paddingMask would build the whole volume's).
+  const { channels, standardised } = dicomT11ModelInput(axialSlice(volume, slice.sliceIndex), analysis.masks);
   warnings.push(...standardised.warnings);
   return channels;
 }
