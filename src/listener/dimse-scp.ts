@@ -66,8 +66,13 @@ export async function startDimseListener(config: BonemetConfig, sink: IngestSink
       socket.once('close', () => this.discardUnfinished());
     }
 
+    /** dcmjs-dimse keeps the association's socket in an untyped field. */
+    private get assocSocket(): Socket | undefined {
+      return (this as unknown as { socket?: Socket }).socket;
+    }
+
     private get peer(): string {
-      const socket = (this as unknown as { socket?: Socket }).socket;
+      const socket = this.assocSocket;
       return socket ? `${socket.remoteAddress ?? '?'}:${socket.remotePort ?? '?'}` : '?';
     }
 
@@ -114,7 +119,7 @@ export async function startDimseListener(config: BonemetConfig, sink: IngestSink
     override abort(source: number, reason: number): void {
       log.warn({ callingAe: this.callingAeTitle, source, reason, stored: this.stored }, 'association aborted by peer');
       this.discardUnfinished();
-      (this as unknown as { socket?: Socket }).socket?.end();
+      this.assocSocket?.end();
     }
 
     override cEchoRequest(request: CEchoRequest, callback: (response: CEchoResponseT) => void): void {
@@ -153,7 +158,7 @@ export async function startDimseListener(config: BonemetConfig, sink: IngestSink
       // on the sender through TCP instead. Node emits no 'drain' once a stream is ending, so 'finish'
       // resumes the socket too. The returned stream never emits 'error' (dcmjs-dimse does not listen
       // for it): a write failure is recorded on the writer and answered with A700.
-      const socket = (this as unknown as { socket?: Socket }).socket;
+      const socket = this.assocSocket;
       const resume = (): void => {
         if (socket?.isPaused()) socket.resume();
       };
