@@ -14,16 +14,13 @@
 import { existsSync, mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { Command } from 'commander';
+import { parseCsv } from '../src/cli/cohort-predict.ts';
 import { CHANNEL_SPEC, MODEL_INPUT_HEIGHT, MODEL_INPUT_WIDTH, buildModelChannels } from '../src/model/channels.ts';
 import { cohortFatMaskSource, cohortModelInputs, decodeJpegToGrey } from '../src/model/cohort-image.ts';
 
 const here = new URL('.', import.meta.url).pathname;
 
-function readCsv(path: string): Record<string, string>[] {
-  const lines = readFileSync(path, 'utf8').trim().split(/\r?\n/);
-  const header = (lines[0] ?? '').split(',');
-  return lines.slice(1).map((l) => Object.fromEntries(l.split(',').map((v, i) => [header[i] ?? `col${i}`, v])));
-}
+const readCsv = (path: string): Record<string, string>[] => parseCsv(readFileSync(path, 'utf8'));
 
 interface IndexEntry {
   id: string;
