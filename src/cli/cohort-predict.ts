@@ -11,6 +11,7 @@ import { parseClinicalRecord } from '../model/clinical.ts';
 import { cohortModelInputs, decodeJpegToGrey } from '../model/cohort-image.ts';
 import type { RiskModel } from '../model/index.ts';
 import type { ClinicalRecord } from '../model/types.ts';
+import { listFilesRecursive } from './analyze.ts';
 
 export interface CohortRow {
   id: string;
@@ -75,15 +76,9 @@ async function findT11Images(imagesDir: string): Promise<{ id: string; file: str
   } catch {
     root = imagesDir;
   }
-  const found: { id: string; file: string }[] = [];
-  const walk = async (dir: string): Promise<void> => {
-    for (const e of await readdir(dir, { withFileTypes: true })) {
-      const full = path.join(dir, e.name);
-      if (e.isDirectory()) await walk(full);
-      else if (/\.jpe?g$/i.test(e.name)) found.push({ id: e.name.replace(/\.jpe?g$/i, ''), file: full });
-    }
-  };
-  await walk(root);
+  const found = listFilesRecursive(root)
+    .filter((file) => /\.jpe?g$/i.test(file))
+    .map((file) => ({ id: path.basename(file).replace(/\.jpe?g$/i, ''), file }));
   return found.sort((a, b) => a.id.localeCompare(b.id, 'en', { numeric: true }));
 }
 
