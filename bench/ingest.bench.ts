@@ -20,20 +20,14 @@ import { configSchema } from '../src/config/schema.ts';
 import type { StoredInstance } from '../src/jobs/ingest-sink.ts';
 import { startDimseListener } from '../src/listener/dimse-scp.ts';
 import { createStowRouter } from '../src/listener/stow.ts';
-import { runTool } from '../test/peers/process.ts';
-import { startStorescp } from '../test/peers/index.ts';
+import { runTool, startStorescp } from '../test/peers/index.ts';
+import { median } from './lib.ts';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 const chestDir = path.resolve(here, '../../shared/data/ct/chest-ct-1/dicom');
 const files = fs.readdirSync(chestDir).sort().map((f) => path.join(chestDir, f));
 const runs = Number(process.env.BENCH_RUNS ?? 5);
 const logger = pino({ level: 'silent' });
-
-const median = (xs: number[]): number => {
-  const s = [...xs].sort((a, b) => a - b);
-  const mid = Math.floor(s.length / 2);
-  return s.length % 2 ? (s[mid] as number) : ((s[mid - 1] as number) + (s[mid] as number)) / 2;
-};
 
 /** Number of concurrent storescu associations (each sends a contiguous share of the files). */
 let associations = 1;
