@@ -2,6 +2,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import dcmjs from 'dcmjs';
 import { freePort, runTool, startPeerProcess, type PeerProcess } from './peers/index.ts';
 
 // Runs the real `bonemet serve` (bin/bonemet.js) as a child process, as an operator would.
@@ -14,6 +15,13 @@ export const CHEST_CT_PATIENT_ID = 'MIDRC-RICORD-1A-419639-000082';
 
 export function chestCtFiles(): string[] {
   return fs.readdirSync(CHEST_CT_DIR).filter((f) => f.endsWith('.dcm')).sort().map((f) => path.join(CHEST_CT_DIR, f));
+}
+
+/** The naturalized data set of a Part 10 file up to (not including) Pixel Data. */
+export function dicomHeader(file: string): Record<string, unknown> {
+  const b = fs.readFileSync(file);
+  const dict = dcmjs.data.DicomMessage.readFile(b.buffer.slice(b.byteOffset, b.byteOffset + b.byteLength), { untilTag: '7FE00010' });
+  return dcmjs.data.DicomMetaDictionary.naturalizeDataset(dict.dict) as Record<string, unknown>;
 }
 
 export interface JobView {

@@ -3,7 +3,6 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { Writable } from 'node:stream';
-import dcmjs from 'dcmjs';
 import { parseConfig } from '../src/config/load.ts';
 import { InProcessComputer } from '../src/jobs/compute.ts';
 import { JobRunner, MAX_ATTEMPTS } from '../src/jobs/runner.ts';
@@ -12,17 +11,11 @@ import { SqliteJobStore } from '../src/jobs/sqlite-store.ts';
 import type { JobRecord } from '../src/jobs/store.ts';
 import { createLogger } from '../src/util/log.ts';
 import { runTool } from './peers/index.ts';
-import { chestCtFiles } from './e2e-helpers.ts';
+import { chestCtFiles, dicomHeader as header } from './e2e-helpers.ts';
 
 // A job that keeps getting interrupted (crash loop) is given up, and the PACS/EHR still get an SR/ORU
 // saying the series could not be processed. Real spool files (chest-ct-1, read in place), real builders.
 const silent = createLogger('fatal', new Writable({ write(_c, _e, cb) { cb(); } }));
-
-function header(file: string): Record<string, unknown> {
-  const b = fs.readFileSync(file);
-  const dict = dcmjs.data.DicomMessage.readFile(b.buffer.slice(b.byteOffset, b.byteOffset + b.byteLength), { untilTag: '7FE00010' });
-  return dcmjs.data.DicomMetaDictionary.naturalizeDataset(dict.dict) as Record<string, unknown>;
-}
 
 describe('job runner: crash loop -> failed job with a "could not process" report', () => {
   let dir: string;

@@ -3,24 +3,15 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { Writable } from 'node:stream';
-import { fileURLToPath } from 'node:url';
 import dcmjs from 'dcmjs';
 import { parseConfig } from '../src/config/load.ts';
 import { startService, type RunningService } from '../src/cli/serve.ts';
 import type { StoredInstance } from '../src/jobs/ingest-sink.ts';
 import { createLogger } from '../src/util/log.ts';
+import { CHEST_CT_PATIENT_ID as PATIENT_ID, chestCtFiles, dicomHeader as header, waitFor } from './e2e-helpers.ts';
 
 // In-process service on the real chest CT (read in place from ../shared), fed through the ingest sink
 // exactly as the listeners do; the HTTP API is exercised over real HTTP.
-const here = path.dirname(fileURLToPath(import.meta.url));
-const CHEST_DIR = path.resolve(here, '../../shared/data/ct/chest-ct-1/dicom');
-const PATIENT_ID = 'MIDRC-RICORD-1A-419639-000082';
-
-function header(file: string): Record<string, unknown> {
-  const b = fs.readFileSync(file);
-  const dict = dcmjs.data.DicomMessage.readFile(b.buffer.slice(b.byteOffset, b.byteOffset + b.byteLength), { untilTag: '7FE00010' });
-  return dcmjs.data.DicomMetaDictionary.naturalizeDataset(dict.dict) as Record<string, unknown>;
-}
 
 function storedInstance(file: string): StoredInstance {
   const h = header(file);
@@ -31,15 +22,7 @@ function storedInstance(file: string): StoredInstance {
   };
 }
 
-async function waitFor<T>(what: string, fn: () => Promise<T | null>, timeoutMs = 300_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const v = await fn();
-    if (v !== null) return v;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 250));
-  }
-}
+const JOB_TIMEOUT_MS = 300_000;
 
 interface JobJson { id: string; state: string; version: number; kind: string; instanceCount: number; outcome: string | null; reason: string | null;
   stages: { stage: string; ok: boolean; ms: number }[]; outputs: { kind: string; sopInstanceUID: string | null }[]; attempts: number }
@@ -49,7 +32,7 @@ describe('service (in-process, chest-ct-1 through the ingest sink)', function ()
   let service: RunningService;
   let base: string;
   let logText = '';
-  const instances = fs.readdirSync(CHEST_DIR).filter((f) => f.endsWith('.dcm')).sort().map((f) => storedInstance(path.join(CHEST_DIR, f)));
+  const instances = chestCtFiles().map(storedInstance);
 
   const api = async (p: string, init: RequestInit = {}): Promise<Response> => fetch(`${base}${p}`, init);
   const jobs = async (): Promise<JobJson[]> => ((await (await api('/api/jobs')).json()) as { jobs: JobJson[] }).jobs;
@@ -74,7 +57,7 @@ describe('service (in-process, chest-ct-1 through the ingest sink)', function ()
     const job = await waitFor('job done', async () => {
       const all = await jobs();
       return all.length === 1 && all[0]!.state !== 'queued' && all[0]!.state !== 'running' ? all[0]! : null;
-    });
+    }, JOB_TIMEOUT_MS);
     assert.equal((await jobs()).length, 1, 'one job');
     assert.equal(job.state, 'done', `job state ${job.state}: ${job.reason}`);
     assert.equal(job.instanceCount, 255);
@@ -109,7 +92,7 @@ describe('service (in-process, chest-ct-1 through the ingest sink)', function ()
     const v2 = await waitFor('version 2 done', async () => {
       const j = (await jobs()).find((x) => x.version === 2);
       return j !== undefined && j.state !== 'queued' && j.state !== 'running' ? j : null;
-    });
+    }, JOB_TIMEOUT_MS);
     assert.equal(v2.state, 'done', v2.reason ?? '');
     assert.equal(v2.instanceCount, 256);
     const result = (await (await api(`/api/jobs/${v2.id}/result`)).json()) as { correction: { replacesSopInstanceUID: string } | null };
@@ -144,7 +127,7 @@ describe('service (in-process, chest-ct-1 through the ingest sink)', function ()
     const done = await waitFor('override done', async () => {
       const j = (await (await api(`/api/jobs/${created.id}`)).json()) as JobJson;
       return j.state === 'done' || j.state === 'failed' ? j : null;
-    });
+    }, JOB_TIMEOUT_MS);
     assert.equal(done.state, 'done', done.reason ?? '');
     assert.equal(done.kind, 'override');
     const result = (await (await api(`/api/jobs/${done.id}/result`)).json()) as {
