@@ -6,7 +6,6 @@ import net from 'node:net';
 import type { AddressInfo } from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import express from 'express';
 import { pino } from 'pino';
 import { configSchema, type BonemetConfig } from '../src/config/schema.ts';
@@ -15,14 +14,9 @@ import { startDimseListener, type DimseListener } from '../src/listener/dimse-sc
 import { createStowRouter } from '../src/listener/stow.ts';
 import { validateInstance } from '../src/listener/validate-instance.ts';
 import { echoscu, storescu } from './peers/index.ts';
+import { seriesFiles } from './helpers/ct-data.ts';
 import { writeSyntheticInstance } from './helpers/synthetic-dicom.ts';
 
-const here = path.dirname(fileURLToPath(import.meta.url));
-const dataRoot = path.resolve(here, '../../shared/data/ct');
-const chestDir = path.join(dataRoot, 'chest-ct-1/dicom');
-const j2kBrokenDir = path.join(dataRoot, 'j2k-ct/dicom');
-const j2kFixedDir = path.join(dataRoot, 'j2k-ct/dicom_fixed');
-const listFiles = (dir: string): string[] => fs.readdirSync(dir).sort().map((f) => path.join(dir, f));
 
 const CT_IMAGE_STORAGE = '1.2.840.10008.5.1.4.1.1.2';
 
@@ -36,19 +30,19 @@ ds.SamplesPerPixel = 1; ds.PhotometricInterpretation = 'MONOCHROME2'; ds.PixelDa
   // Repair only the SOP class/instance (as dcmodify would) and leave Study/Series UIDs empty: that
   // file reaches our SCP and must be refused for the empty UIDs.
   const noStudyUids = path.join(dir, 'no-study-uids.dcm');
-  const source = listFiles(j2kBrokenDir)[0] as string;
+  const source = seriesFiles('j2k-ct')[0] as string;
   fs.copyFileSync(source, noStudyUids);
   const metaUid = /\[([0-9.]+)\]/.exec(execFileSync('dcmdump', ['-s', '+P', '0002,0003', source], { encoding: 'utf8' }))?.[1];
   assert.ok(metaUid, 'could not read MediaStorageSOPInstanceUID');
   execFileSync('dcmodify', ['-nb', '-m', `(0008,0016)=${CT_IMAGE_STORAGE}`, '-m', `(0008,0018)=${metaUid}`, noStudyUids]);
   const truncated = path.join(dir, 'truncated.dcm');
-  const whole = fs.readFileSync(listFiles(chestDir)[9] as string);
+  const whole = fs.readFileSync(seriesFiles('chest-ct-1')[9] as string);
   fs.writeFileSync(truncated, whole.subarray(0, Math.floor(whole.length * 0.6)));
   const notDicom = path.join(dir, 'not-dicom.bin');
   fs.writeFileSync(notDicom, Buffer.from('this is a PDF report, not a DICOM instance\n'.repeat(20)));
   // CT Image Storage object whose Modality says MR: contradicts its own SOP class.
   const ctLabelledMr = path.join(dir, 'ct-labelled-mr.dcm');
-  fs.copyFileSync(listFiles(chestDir)[20] as string, ctLabelledMr);
+  fs.copyFileSync(seriesFiles('chest-ct-1')[20] as string, ctLabelledMr);
   execFileSync('dcmodify', ['-nb', '-m', '(0008,0060)=MR', ctLabelledMr]);
   return { mr: path.join(dir, 'mr.dcm'), sr: path.join(dir, 'sr.dcm'), noStudyUids, truncated, notDicom, ctLabelledMr };
 }
@@ -148,7 +142,7 @@ describe('listener: C-STORE SCP + STOW-RS against real dcmtk peers', function ()
   });
 
   it('stores all 255 chest-ct-1 instances sent by storescu -xs (JPEG lossless), pixel data byte-identical', async () => {
-    const files = listFiles(chestDir);
+    const files = seriesFiles('chest-ct-1');
     const before = received.length;
     const result = await storescu(files, { ...scp(), extraArgs: ['-xs'] });
     assert.equal(result.code, 0, result.output.slice(-2000));
@@ -177,7 +171,7 @@ describe('listener: C-STORE SCP + STOW-RS against real dcmtk peers', function ()
 
   it('accepts the repaired JPEG 2000 series (j2k-ct/dicom_fixed) with storescu -xv', async () => {
     const before = received.length;
-    const result = await storescu(listFiles(j2kFixedDir), { ...scp(), extraArgs: ['-xv'] });
+    const result = await storescu(seriesFiles('j2k-ct', 'dicom_fixed'), { ...scp(), extraArgs: ['-xv'] });
     assert.equal(result.code, 0, result.output.slice(-2000));
     const fresh = received.slice(before);
     assert.equal(fresh.length, 20);
@@ -186,14 +180,13 @@ describe('listener: C-STORE SCP + STOW-RS against real dcmtk peers', function ()
   });
 
   it('stores CT as Deflated (-xd), Implicit VR LE (-xi), JPEG-LS (-xt) and RLE (-xr), in the accepted syntax', async () => {
-    const dir = path.join(dataRoot, 'totalseg-abdomen/dicom');
     // JPEG-LS and RLE copies made with dcmtk in the temp dir (storescu sends compressed files as they are).
     const encoded = (tool: string, args: string[], src: string, name: string): string => {
       const out = path.join(tmpDir, name);
       execFileSync(tool, [...args, src, out]);
       return out;
     };
-    const source = listFiles(dir);
+    const source = seriesFiles('totalseg-abdomen');
     const cases: Array<[string, string, string[]]> = [
       ['-xd', '1.2.840.10008.1.2.1.99', source.slice(0, 2)],
       ['-xi', '1.2.840.10008.1.2', source.slice(2, 4)],
@@ -259,7 +252,7 @@ ds.PixelData = (np.arange(4096 * 4096, dtype=np.int64) * 2654435761 % 65536 - 32
     assert.match(result.output, /0000,0902.*StudyInstanceUID \(0020,000D\) is empty/);
     assert.equal(received.length, before, 'sink must not be called');
     // The untouched files (all UIDs empty) cannot even be offered by storescu: it finds no SOP class.
-    const original = await storescu(listFiles(j2kBrokenDir).slice(0, 1), { ...scp(), extraArgs: ['-xv'] });
+    const original = await storescu(seriesFiles('j2k-ct').slice(0, 1), { ...scp(), extraArgs: ['-xv'] });
     assert.notEqual(original.code, 0);
     assert.equal(received.length, before);
     const echo = await echoscu(scp('ECHOSCU'));
@@ -282,7 +275,7 @@ ds.PixelData = (np.arange(4096 * 4096, dtype=np.int64) * 2654435761 % 65536 - 32
     assert.notEqual(result.code, 0);
     assert.match(result.output, /Association Rejected/);
     assert.match(result.output, /Calling AE Title Not Recognized/);
-    const store = await storescu([listFiles(chestDir)[0] as string], { ...scp('INTRUDER'), extraArgs: ['-xs'] });
+    const store = await storescu([seriesFiles('chest-ct-1')[0] as string], { ...scp('INTRUDER'), extraArgs: ['-xs'] });
     assert.notEqual(store.code, 0);
     assert.equal((await echoscu(scp('ECHOSCU'))).code, 0);
   });
@@ -307,7 +300,7 @@ ds.PixelData = (np.arange(4096 * 4096, dtype=np.int64) * 2654435761 % 65536 - 32
   });
 
   it('a duplicate instance is harmless (C-STORE twice, STOW once more): success each time, one spool file', async () => {
-    const file = listFiles(chestDir)[5] as string;
+    const file = seriesFiles('chest-ct-1')[5] as string;
     const spoolBefore = countSpoolFiles(dataDir);
     const first = await storescu([file], { ...scp(), extraArgs: ['-xs'] });
     const second = await storescu([file], { ...scp(), extraArgs: ['-xs'] });
@@ -320,7 +313,7 @@ ds.PixelData = (np.arange(4096 * 4096, dtype=np.int64) * 2654435761 % 65536 - 32
   });
 
   it('recreates the series and .incoming directories when removed under the running service', async () => {
-    const file = listFiles(chestDir)[7] as string;
+    const file = seriesFiles('chest-ct-1')[7] as string;
     const stored = received.find((i) => i.sopInstanceUID === (validateInstance(fs.readFileSync(file)) as { sopInstanceUID: string }).sopInstanceUID);
     assert.ok(stored, 'stored by an earlier test');
     fs.rmSync(path.dirname(stored.path), { recursive: true, force: true });
@@ -331,7 +324,7 @@ ds.PixelData = (np.arange(4096 * 4096, dtype=np.int64) * 2654435761 % 65536 - 32
   });
 
   it('stores the same series via STOW-RS: 200 with all 255 in ReferencedSOPSequence', async () => {
-    const files = listFiles(chestDir);
+    const files = seriesFiles('chest-ct-1');
     const before = received.length;
     const { body, contentType } = multipartRelated(files.map((f) => ({ contentType: 'application/dicom', bytes: fs.readFileSync(f) })));
     const answer = await stow(stowUrl, body, contentType);
@@ -345,7 +338,7 @@ ds.PixelData = (np.arange(4096 * 4096, dtype=np.int64) * 2654435761 % 65536 - 32
   });
 
   it('STOW-RS: each bad part fails with its own FailureReason and text; all failed -> 409', async () => {
-    const j2kOriginal = listFiles(j2kBrokenDir)[0] as string;
+    const j2kOriginal = seriesFiles('j2k-ct')[0] as string;
     const cases: Array<{ file: string; reason: number; text: RegExp }> = [
       { file: bad.notDicom, reason: 0xc000, text: /not a DICOM Part 10 file/ },
       { file: bad.truncated, reason: 0xc001, text: /cut off/ },
@@ -369,7 +362,7 @@ ds.PixelData = (np.arange(4096 * 4096, dtype=np.int64) * 2654435761 % 65536 - 32
   });
 
   it('STOW-RS: mixed good and bad parts -> 202 with both sequences', async () => {
-    const good = listFiles(j2kFixedDir).slice(0, 2);
+    const good = seriesFiles('j2k-ct', 'dicom_fixed').slice(0, 2);
     const { body, contentType } = multipartRelated([
       { contentType: 'application/dicom', bytes: fs.readFileSync(good[0] as string) },
       { contentType: 'application/dicom', bytes: fs.readFileSync(bad.truncated) },
@@ -382,7 +375,7 @@ ds.PixelData = (np.arange(4096 * 4096, dtype=np.int64) * 2654435761 % 65536 - 32
   });
 
   it('STOW-RS to /studies/{uid}: an instance of another study is refused', async () => {
-    const file = listFiles(j2kFixedDir)[3] as string;
+    const file = seriesFiles('j2k-ct', 'dicom_fixed')[3] as string;
     const { body, contentType } = multipartRelated([{ contentType: 'application/dicom', bytes: fs.readFileSync(file) }]);
     const wrong = await stow(`${stowUrl}/1.2.3.4.5`, body, contentType);
     assert.equal(wrong.status, 409);
@@ -392,7 +385,7 @@ ds.PixelData = (np.arange(4096 * 4096, dtype=np.int64) * 2654435761 % 65536 - 32
   });
 
   it('STOW-RS: wrong content types -> 415, malformed multipart -> 400', async () => {
-    const bytes = fs.readFileSync(listFiles(j2kFixedDir)[0] as string);
+    const bytes = fs.readFileSync(seriesFiles('j2k-ct', 'dicom_fixed')[0] as string);
     const asJson = await fetch(stowUrl, { method: 'POST', headers: { 'Content-Type': 'application/json' }, body: '{}' });
     assert.equal(asJson.status, 415);
     const plainDicom = await fetch(stowUrl, { method: 'POST', headers: { 'Content-Type': 'application/dicom' }, body: bytes });
@@ -416,7 +409,7 @@ ds.PixelData = (np.arange(4096 * 4096, dtype=np.int64) * 2654435761 % 65536 - 32
     const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}/dicomweb/studies`;
     try {
       const before = received.length;
-      const files = listFiles(chestDir).slice(0, 4); // ~840 kB
+      const files = seriesFiles('chest-ct-1').slice(0, 4); // ~840 kB
       const { body, contentType } = multipartRelated(files.map((f) => ({ contentType: 'application/dicom', bytes: fs.readFileSync(f) })));
       const declared = await fetch(url, { method: 'POST', headers: { 'Content-Type': contentType }, body });
       assert.equal(declared.status, 413);

@@ -2,7 +2,6 @@ import { strict as assert } from 'node:assert';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import express from 'express';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -14,13 +13,11 @@ import { sendByCStore } from '../src/outbox/dimse-sender.ts';
 import { sendHl7 } from '../src/outbox/mllp-sender.ts';
 import { sendByStow } from '../src/outbox/stow-sender.ts';
 import { freePort, startMllpListener, startOrthanc, startStorescp, type OrthancPeer, type StorescpPeer } from './peers/index.ts';
+import { seriesFiles } from './helpers/ct-data.ts';
 import { writeSyntheticInstance } from './helpers/synthetic-dicom.ts';
 
-const here = path.dirname(fileURLToPath(import.meta.url));
-const dataRoot = path.resolve(here, '../../shared/data/ct');
-const listFiles = (dir: string): string[] => fs.readdirSync(dir).sort().map((f) => path.join(dir, f));
-const chestFiles = listFiles(path.join(dataRoot, 'chest-ct-1/dicom'));
-const j2kFixedFiles = listFiles(path.join(dataRoot, 'j2k-ct/dicom_fixed'));
+const chestFiles = seriesFiles('chest-ct-1');
+const j2kFixedFiles = seriesFiles('j2k-ct', 'dicom_fixed');
 
 const ORU =
   'MSH|^~\\&|BONEMET|BONEMET|EHR|HOSPITAL|20260101120000||ORU^R01^ORU_R01|BONEMET-TEST-1|P|2.5.1\r' +
