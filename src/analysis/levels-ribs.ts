@@ -10,6 +10,7 @@
  */
 import type { WorkGrid } from './levels-grid.ts';
 import type { SpineTrack } from './levels-spine.ts';
+import { labelComponents } from './morphology.ts';
 
 export type Side = 'right' | 'left';
 
@@ -93,7 +94,6 @@ export function findRibs(grid: WorkGrid, track: SpineTrack): RibFinding {
   const pieces: { slice: number; side: Side; band: number; maxLat: number }[] = [{ slice: 0, side: 'right', band: 0, maxLat: 0 }];
   let prev = new Int32Array(plane);
   let cur = new Int32Array(plane);
-  const stack = new Int32Array(plane);
   const candidate = new Uint8Array(plane);
   for (let k = 0; k < slices; k++) {
     cur.fill(0);
@@ -115,29 +115,25 @@ export function findRibs(grid: WorkGrid, track: SpineTrack): RibFinding {
         }
       }
     }
-    for (let p0 = 0; p0 < plane; p0++) {
-      if (!candidate[p0] || cur[p0]) continue;
-      const id = pieces.length;
-      parent.push(id);
-      const towardsLeft = ((p0 % cols) - bc) * grid.leftColumnSign > 0;
-      const piece = { slice: k, side: (towardsLeft ? 'left' : 'right') as Side, band: 0, maxLat: 0 };
-      pieces.push(piece);
-      let top = 0;
-      stack[top++] = p0;
-      cur[p0] = id;
-      while (top > 0) {
-        const p = stack[--top]!;
-        const r = (p / cols) | 0;
-        const c = p - r * cols;
-        const lat = Math.abs((c - bc) * colMm);
-        if (lat > piece.maxLat) piece.maxLat = lat;
-        if (lat <= BAND_MAX_MM) piece.band++;
-        if (prev[p]) union(id, prev[p]!);
-        if (c > 0 && candidate[p - 1] && !cur[p - 1]) (cur[p - 1] = id), (stack[top++] = p - 1);
-        if (c < cols - 1 && candidate[p + 1] && !cur[p + 1]) (cur[p + 1] = id), (stack[top++] = p + 1);
-        if (r > 0 && candidate[p - cols] && !cur[p - cols]) (cur[p - cols] = id), (stack[top++] = p - cols);
-        if (r < rows - 1 && candidate[p + cols] && !cur[p + cols]) (cur[p + cols] = id), (stack[top++] = p + cols);
+    // 2-D pieces of this slice; piece id = ids already used + label. Labels are numbered in scan
+    // order, so a label's first pixel met below is where its piece starts (sets its side).
+    const { labels } = labelComponents(candidate, rows, cols);
+    const offset = pieces.length - 1;
+    for (let p = 0; p < plane; p++) {
+      if (!labels[p]) continue;
+      const id = offset + labels[p]!;
+      const c = p % cols;
+      if (id === pieces.length) {
+        parent.push(id);
+        const towardsLeft = (c - bc) * grid.leftColumnSign > 0;
+        pieces.push({ slice: k, side: towardsLeft ? 'left' : 'right', band: 0, maxLat: 0 });
       }
+      const piece = pieces[id]!;
+      cur[p] = id;
+      const lat = Math.abs((c - bc) * colMm);
+      if (lat > piece.maxLat) piece.maxLat = lat;
+      if (lat <= BAND_MAX_MM) piece.band++;
+      if (prev[p]) union(id, prev[p]!);
     }
     [prev, cur] = [cur, prev];
   }
