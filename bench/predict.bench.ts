@@ -11,6 +11,7 @@ import { readFileSync, readdirSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Command } from 'commander';
+import { parseCsv } from '../src/cli/cohort-predict.ts';
 import { buildModelChannels } from '../src/model/channels.ts';
 import { parseClinicalRecord } from '../src/model/clinical.ts';
 import { cohortModelInputs, decodeJpegToGrey } from '../src/model/cohort-image.ts';
@@ -27,12 +28,8 @@ const opts = new Command()
 const cohort = path.join(here, '..', '..', 'shared', 'data', 'lf-dlrn-bc');
 const imageDir = path.join(cohort, 'images', 't11', 'train');
 const ids = readdirSync(imageDir).filter((f) => f.endsWith('.jpg')).slice(0, opts.runs + 1);
-const [header, ...lines] = readFileSync(path.join(cohort, 'clinical', 'train.csv'), 'utf8').trim().split(/\r?\n/);
-const cols = header!.split(',');
-const clinicalById = new Map(lines.map((l) => {
-  const row = Object.fromEntries(l.split(',').map((v, i) => [cols[i]!, v]));
-  return [row['id']!, parseClinicalRecord(row).record];
-}));
+const clinicalById = new Map(parseCsv(readFileSync(path.join(cohort, 'clinical', 'train.csv'), 'utf8'))
+  .map((row) => [row['id']!, parseClinicalRecord(row).record]));
 
 const ms = (t0: bigint): number => Number(process.hrtime.bigint() - t0) / 1e6;
 
