@@ -2,6 +2,7 @@
  * Areas (cm²) from masks and pixel spacing, and height-normalised indices (cm²/m²).
  * Indices are computed only when a height is known: never guessed, never from a default.
  */
+import { count } from './morphology.ts';
 import type { BodyComposition, TissueMasks } from './types.ts';
 
 export interface KnownHeight {
@@ -16,15 +17,9 @@ export function isPlausibleHeightM(heightM: number): boolean {
   return Number.isFinite(heightM) && heightM >= PLAUSIBLE_HEIGHT_RANGE_M[0] && heightM <= PLAUSIBLE_HEIGHT_RANGE_M[1];
 }
 
-function countOnes(mask: Uint8Array): number {
-  let n = 0;
-  for (let i = 0; i < mask.length; i++) n += mask[i] ? 1 : 0;
-  return n;
-}
-
 /** Area of a mask in cm² (pixel spacing in mm: mm² / 100). */
 export function maskAreaCm2(mask: Uint8Array, pixelSpacingMm: [number, number]): number {
-  return (countOnes(mask) * pixelSpacingMm[0] * pixelSpacingMm[1]) / 100;
+  return (count(mask) * pixelSpacingMm[0] * pixelSpacingMm[1]) / 100;
 }
 
 function round2(x: number): number {

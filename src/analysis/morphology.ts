@@ -108,9 +108,10 @@ export function andNot(a: Uint8Array, b: Uint8Array): Uint8Array {
   return out;
 }
 
+/** Number of set (non-zero) pixels. */
 export function count(mask: Uint8Array): number {
   let n = 0;
-  for (let i = 0; i < mask.length; i++) n += mask[i]!;
+  for (let i = 0; i < mask.length; i++) n += mask[i] ? 1 : 0;
   return n;
 }
 
