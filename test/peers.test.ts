@@ -1,12 +1,8 @@
 import { strict as assert } from 'node:assert';
 import fs from 'node:fs';
-import path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { Client, Message } from 'node-hl7-client';
+import { seriesFiles } from './helpers/ct-data.ts';
 import { echoscu, startMllpListener, startOrthanc, startStorescp, storescu } from './peers/index.ts';
-
-const here = path.dirname(fileURLToPath(import.meta.url));
-const chestDir = path.resolve(here, '../../shared/data/ct/chest-ct-1/dicom');
 
 // The peers other tests depend on: if these fail, every end-to-end failure is about the harness, not bonemet.
 describe('test peers (real Orthanc, dcmtk, MLLP)', function () {
@@ -15,7 +11,7 @@ describe('test peers (real Orthanc, dcmtk, MLLP)', function () {
     try {
       const echo = await echoscu({ host: '127.0.0.1', port: orthanc.dicomPort, aet: orthanc.aet });
       assert.equal(echo.code, 0, echo.output);
-      const files = fs.readdirSync(chestDir).sort().slice(0, 3).map((f) => path.join(chestDir, f));
+      const files = seriesFiles('chest-ct-1').slice(0, 3);
       const store = await storescu(files, { host: '127.0.0.1', port: orthanc.dicomPort, aet: orthanc.aet, extraArgs: ['-xs'] });
       assert.equal(store.code, 0, store.output);
       assert.equal(await orthanc.instanceCount(), 3);
@@ -33,7 +29,7 @@ describe('test peers (real Orthanc, dcmtk, MLLP)', function () {
     const scp = await startStorescp();
     const orthanc = await startOrthanc({ bonemetAe: { aet: scp.aet, host: scp.host, port: scp.port }, luaRouteCtOnly: true });
     try {
-      const files = fs.readdirSync(chestDir).sort().slice(0, 3).map((f) => path.join(chestDir, f));
+      const files = seriesFiles('chest-ct-1').slice(0, 3);
       const store = await storescu(files, { host: '127.0.0.1', port: orthanc.dicomPort, aet: orthanc.aet, extraArgs: ['-xs'] });
       assert.equal(store.code, 0, store.output);
       const deadline = Date.now() + 30_000;
