@@ -6,16 +6,13 @@ import { Writable } from 'node:stream';
 import { parseConfig } from '../src/config/load.ts';
 import { SqliteJobStore } from '../src/jobs/sqlite-store.ts';
 import { newJobOutputIds } from '../src/jobs/uids.ts';
-import { backoffMs, OutboxDispatcher, type Senders } from '../src/outbox/dispatcher.ts';
-import { sendByCStore } from '../src/outbox/dimse-sender.ts';
-import { sendHl7 } from '../src/outbox/mllp-sender.ts';
-import { sendByStow } from '../src/outbox/stow-sender.ts';
+import { networkSenders as senders } from '../src/cli/serve.ts';
+import { backoffMs, OutboxDispatcher } from '../src/outbox/dispatcher.ts';
 import { createLogger } from '../src/util/log.ts';
 import { freePort, startMllpListener, type MllpListenerPeer } from './peers/index.ts';
 
 // The dispatcher's delivery policy against a real MLLP peer (node-hl7-server) and the real senders.
 const ORU = ['MSH|^~\\&|BONEMET|BONEMET|EHR|HOSPITAL|20261123120000||ORU^R01^ORU_R01|TESTCTRL0001|P|2.5.1', 'PID|1||X', 'OBR|1', 'OBX|1|NM|SFA^SFA^99BONEMET||1|cm2'].join('\r');
-const senders: Senders = { cstore: (d, a, f) => sendByCStore(d, a, f), stow: (u, h, f) => sendByStow(u, h, f), mllp: sendHl7 };
 const silent = createLogger('fatal', new Writable({ write(_c, _e, cb) { cb(); } }));
 
 describe('outbox dispatcher (real MLLP peer)', () => {

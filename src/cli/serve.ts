@@ -34,6 +34,9 @@ export function parsePortOption(name: string): (v: string) => number {
   };
 }
 
+/** The real network senders behind the outbox (C-STORE SCU, STOW-RS client, MLLP client). */
+export const networkSenders: Senders = { cstore: (d, aet, f) => sendByCStore(d, aet, f), stow: (u, h, f) => sendByStow(u, h, f), mllp: sendHl7 };
+
 export interface RunningService {
   config: BonemetConfig;
   httpPort: number;
@@ -53,8 +56,7 @@ export async function startService(config: BonemetConfig, log: Logger): Promise<
   const { token, source: tokenSource } = ensureApiToken(config.http.apiToken, config.dataDir);
   const version = softwareVersion();
 
-  const senders: Senders = { cstore: (d, aet, f) => sendByCStore(d, aet, f), stow: (u, h, f) => sendByStow(u, h, f), mllp: sendHl7 };
-  const dispatcher = new OutboxDispatcher(store, senders, config, log.child({ part: 'outbox' }), {
+  const dispatcher = new OutboxDispatcher(store, networkSenders, config, log.child({ part: 'outbox' }), {
     onAttempt: (channel, status) => metrics.deliveryAttempts.inc({ channel, status }),
   });
   const computer = new WorkerComputer(log);
