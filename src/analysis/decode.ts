@@ -83,7 +83,7 @@ export function readPatientSizeM(value: unknown): number | null {
 }
 
 /** Node's Buffer pool trap (platform notes §3): hand dcmjs an ArrayBuffer that is exactly this file. */
-function exactArrayBuffer(bytes: ArrayBuffer | Uint8Array): ArrayBuffer {
+export function exactArrayBuffer(bytes: ArrayBuffer | Uint8Array): ArrayBuffer {
   if (bytes instanceof ArrayBuffer) return bytes;
   return bytes.buffer.slice(bytes.byteOffset, bytes.byteOffset + bytes.byteLength) as ArrayBuffer;
 }

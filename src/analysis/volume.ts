@@ -16,7 +16,7 @@
 import type { CtVolume, DicomInput, ExcludedInstance } from './types.ts';
 import { PADDING_HU } from './types.ts';
 import { DicomDecodeError, NotAssessableInputError } from './errors.ts';
-import { decodeSliceHu, pixelFormatProblem, readSliceHeader, SOP_CLASS, type SliceHeader } from './decode.ts';
+import { decodeSliceHu, exactArrayBuffer, pixelFormatProblem, readSliceHeader, SOP_CLASS, type SliceHeader } from './decode.ts';
 
 /** A slice whose normal is more than this far from the patient z axis is not axial (sagittal, coronal, localizer). */
 const MAX_AXIAL_NORMAL_ANGLE_DEG = 45;
@@ -111,7 +111,7 @@ function summarise(excluded: ExcludedInstance[]): string {
 function readBytes(input: DicomInput, label: string): ArrayBuffer {
   const b = input.bytes as ArrayBuffer | Uint8Array | undefined;
   if (!b) throw new DicomDecodeError(`${label}: no bytes`);
-  return b instanceof ArrayBuffer ? b : (b.buffer.slice(b.byteOffset, b.byteOffset + b.byteLength) as ArrayBuffer);
+  return exactArrayBuffer(b);
 }
 
 /**
