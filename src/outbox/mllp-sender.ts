@@ -7,27 +7,21 @@ import type { DeliveryOutcome } from './types.ts';
  * carries MSA-3 text); no ACK in time, connection refused/reset, or an ACK for another message -> retry.
  */
 
-function controlId(message: string): string {
-  const msh = message.split(/\r\n|\r|\n/).find((s) => s.startsWith('MSH'));
-  // MSH-1 is the field separator itself, so MSH-10 is the 10th '|'-separated token (index 9).
-  return msh?.split('|')[9] ?? '';
-}
-
-function ackFields(ack: string): { code: string; controlId: string; text: string } {
-  const msa = ack.split(/\r\n|\r|\n/).find((s) => s.startsWith('MSA')) ?? '';
-  const fields = msa.split('|');
-  return { code: (fields[1] ?? '').trim(), controlId: (fields[2] ?? '').trim(), text: (fields[3] ?? '').trim() };
+/** MSA-1 code, MSA-2 control id and MSA-3 text of an ACK ('' when absent). */
+function ackFields(ack: Message): { code: string; controlId: string; text: string } {
+  const field = (path: string): string => ack.get(path).toString().trim();
+  return { code: field('MSA.1'), controlId: field('MSA.2'), text: field('MSA.3') };
 }
 
 export async function sendHl7(dest: { host: string; port: number }, message: string, ackTimeoutMs: number): Promise<DeliveryOutcome> {
   const where = `${dest.host}:${dest.port}`;
-  const ourControlId = controlId(message);
   let parsed: Message;
   try {
     parsed = new Message({ text: message });
   } catch (err) {
     return { status: 'rejected', detail: `HL7 message could not be built: ${(err as Error).message}` };
   }
+  const ourControlId = parsed.get('MSH.10').toString();
   return await new Promise<DeliveryOutcome>((resolve) => {
     let settled = false;
     // connectionTimeout > 0 is what makes node-hl7-client report a refused/dropped socket at all
@@ -38,7 +32,7 @@ export async function sendHl7(dest: { host: string; port: number }, message: str
     const connection = client.createConnection(
       { port: dest.port, waitAck: true, maxConnectionAttempts: 1, retryLow: 100, retryHigh: 200 },
       async (res) => {
-        const ack = ackFields(res.getMessage().toString());
+        const ack = ackFields(res.getMessage());
         if (ourControlId && ack.controlId && ack.controlId !== ourControlId) {
           finish({ status: 'retry', detail: `ACK from ${where} is for message ${ack.controlId}, not ${ourControlId}` });
         } else if (ack.code === 'AA' || ack.code === 'CA') {
