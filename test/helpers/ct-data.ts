@@ -9,6 +9,7 @@ import { execFileSync } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import dcmjs from 'dcmjs';
 import type { DicomInput } from '../../src/analysis/types.ts';
+import { exactArrayBuffer } from '../../src/analysis/decode.ts';
 import { lazyDicomInputs } from '../../src/cli/analyze.ts';
 
 export const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
@@ -24,8 +25,7 @@ export function seriesFiles(name: string, sub = 'dicom'): string[] {
 }
 
 export function readArrayBuffer(file: string): ArrayBuffer {
-  const b = fs.readFileSync(file);
-  return b.buffer.slice(b.byteOffset, b.byteOffset + b.byteLength) as ArrayBuffer;
+  return exactArrayBuffer(fs.readFileSync(file));
 }
 
 /** Inputs that read from disk on access, labelled by file name: the CLI's own lazy inputs. */
